@@ -1,0 +1,49 @@
+"""Settings from the environment (prefix TURNOUT_). See README.md for the list."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TURNOUT_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    # Absent: an embedded PostgreSQL (pgserver) is started in data_dir.
+    database_url: str | None = None
+    # Further placements a tenant can live on: {"eu2": "postgresql://..."}.
+    databases: dict[str, str] = Field(default_factory=dict)
+    # redis:// or amqp://; absent: the worker runs inside the server process.
+    broker_url: str | None = None
+    # 32 bytes, urlsafe base64. Absent in development: generated into data_dir.
+    master_key: str | None = None
+    data_dir: Path = Path(".turnout")
+    # Subdomains of this host name a tenant: acme.localhost -> tenant "acme".
+    base_domain: str = "localhost"
+    # "all" or "authenticated": who may run introspection queries.
+    introspection: Literal["all", "authenticated"] | None = None
+    bearer_token_minutes: int = 15
+    session_hours: int = 12
+    max_query_depth: int = 12
+    max_query_aliases: int = 30
+    max_query_tokens: int = 3000
+    max_query_cost: int = 20000
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def introspection_for_anonymous(self) -> bool:
+        mode = self.introspection or ("all" if self.development else "authenticated")
+        return mode == "all"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,44 @@
+"""Composes the schema a tenant sees: the base plus its packs' types, built once per pack set."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import strawberry
+from strawberry.tools import merge_types
+
+from ..auth.graphql import AuthMutation, AuthQuery
+from ..config import Settings, get_settings
+from ..rules.registry import get_pack
+from ..tenancy.graphql import TenancyMutation, TenancyQuery
+from .limits import extensions
+
+BASE_QUERIES: tuple[type, ...] = (AuthQuery, TenancyQuery)
+BASE_MUTATIONS: tuple[type, ...] = (AuthMutation, TenancyMutation)
+
+
+def build_schema(
+    packs: frozenset[str] = frozenset(),
+    introspection: bool = True,
+    settings: Settings | None = None,
+) -> strawberry.Schema:
+    settings = settings or get_settings()
+    queries, mutations = list(BASE_QUERIES), list(BASE_MUTATIONS)
+    for name in sorted(packs):
+        pack = get_pack(name)
+        queries += pack.query_types
+        mutations += pack.mutation_types
+    return strawberry.Schema(
+        query=merge_types("Query", tuple(queries)),
+        mutation=merge_types("Mutation", tuple(mutations)),
+        extensions=extensions(settings, introspection),
+    )
+
+
+@lru_cache(maxsize=64)
+def schema_for(packs: frozenset[str], introspection: bool) -> strawberry.Schema:
+    return build_schema(packs, introspection)
+
+
+def sdl(packs: frozenset[str] = frozenset()) -> str:
+    return build_schema(packs).as_str() + "\n"

@@ -1,0 +1,1 @@
+"""Tenancy actors: none yet; provisioning runs in the request, in one transaction."""

@@ -1,0 +1,14 @@
+"""`dramatiq turnout.worker`: a worker process on the broker named by TURNOUT_BROKER_URL."""
+
+from __future__ import annotations
+
+from .auth import tasks as _auth_tasks  # noqa: F401  (registers actors)
+from .broker import broker_from_url, use_broker
+from .config import get_settings
+from .crypto.keys import keyring
+from .db.engine import db
+
+_settings = get_settings()
+keyring.configure(_settings)
+db.configure(_settings)
+broker = use_broker(broker_from_url(_settings.broker_url))

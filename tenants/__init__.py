@@ -1,0 +1,1 @@
+"""Tenant-side code: industry packs. Imports turnout, never the reverse."""

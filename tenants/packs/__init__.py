@@ -1,0 +1,1 @@
+"""Industry packs, one folder each: pack.toml + rules.py."""

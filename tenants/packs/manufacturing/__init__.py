@@ -1,0 +1,1 @@
+"""The manufacturing pack."""
