@@ -13,7 +13,7 @@ from ..graphql.connection import Connection
 from ..graphql.errors import as_error, result
 from ..graphql.permissions import Authenticated, requires
 from ..kit.errors import ServiceError
-from ..kit.pagination import decode_cursor, encode_cursor, page_size
+from ..kit.pagination import encode_cursor
 from ..rules.registry import all_packs
 from . import service
 from .models import Tenant
@@ -147,13 +147,10 @@ class TenancyQuery:
     async def tenants(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[TenantType]:
-        n = page_size(first)
-        start = decode_cursor(after, 1)[0] if after else ""
         async with info.context.public_db() as session:
-            rows = [t for t in await service.list_tenants(session) if t.slug > start]
-        page = rows[:n]
+            rows, has_next, total = await service.tenant_page(session, first, after)
         return Connection.of(
-            [(encode_cursor(t.slug), TenantType.of(t)) for t in page], len(rows) > n, len(rows)
+            [(encode_cursor(t.slug), TenantType.of(t)) for t in rows], has_next, total
         )
 
     @strawberry.field(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,7 @@ from ..db.migrate import (
 )
 from ..db.session import create_schema, public_session
 from ..kit.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
+from ..kit.pagination import decode_cursor, page_size
 from ..rules.registry import check_pack_names, get_pack
 from .models import PackSetting, Tenant
 
@@ -115,6 +116,19 @@ async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
 
 async def list_tenants(session: AsyncSession) -> list[Tenant]:
     return list((await session.execute(select(Tenant).order_by(Tenant.slug))).scalars())
+
+
+async def tenant_page(
+    session: AsyncSession, first: int | None, after: str | None
+) -> tuple[list[Tenant], bool, int]:
+    """A page of the directory ordered by slug; (rows, has_next, total)."""
+    n = page_size(first)
+    stmt = select(Tenant).order_by(Tenant.slug).limit(n + 1)
+    if after:
+        stmt = stmt.where(Tenant.slug > decode_cursor(after, 1)[0])
+    rows = list((await session.execute(stmt)).scalars())
+    total = await session.scalar(select(func.count()).select_from(Tenant))
+    return rows[:n], len(rows) > n, int(total or 0)
 
 
 async def set_status(session: AsyncSession, slug: str, status: str) -> Tenant:
