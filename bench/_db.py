@@ -20,7 +20,9 @@ def server_url() -> str:
     )
     if url:
         return url
-    return start_embedded(Path(tempfile.mkdtemp(prefix="turnout-bench-")), database="postgres")
+    return start_embedded(
+        Path(tempfile.mkdtemp(prefix="turnout-bench-")), database="postgres", cleanup_mode="delete"
+    )
 
 
 def fresh_database() -> tuple[str, callable]:

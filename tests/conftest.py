@@ -4,7 +4,6 @@ embedded one), public schema migrated once, every test starting from a clean sta
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -40,7 +39,7 @@ def _server_url() -> str:
     url = os.environ.get("TURNOUT_TEST_DATABASE_URL")
     if url:
         return url
-    return start_embedded(_TMP / "embedded", database="postgres")
+    return start_embedded(_TMP / "embedded", database="postgres", cleanup_mode="delete")
 
 
 def _create_database() -> str:
@@ -72,7 +71,6 @@ def database_url() -> str:
     get_settings.cache_clear()
     yield url
     _drop_database(url)
-    shutil.rmtree(_TMP, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

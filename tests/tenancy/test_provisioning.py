@@ -181,3 +181,37 @@ async def test_migrate_all_is_idempotent():
     outcomes = await service.migrate_all(concurrency=2, on_done=seen.append)
     assert [(o.slug, o.error) for o in outcomes] == [("alpha", None)]
     assert seen == outcomes
+
+
+def test_cli_schema_print_per_tenant(database_url):
+    assert (
+        turnout(
+            "tenants",
+            "create",
+            "stmarys",
+            "--name",
+            "St Mary's",
+            "--pack",
+            "hospital",
+            "--admin-email",
+            "a@stmarys.example",
+            "--admin-password",
+            PASSWORD,
+        ).returncode
+        == 0
+    )
+    base = turnout("schema", "print")
+    hospital = turnout("schema", "print", "--tenant", "stmarys")
+    assert base.returncode == 0 and hospital.returncode == 0
+    assert "type Query" in base.stdout and "hospitalSettings" not in base.stdout
+    assert "hospitalSettings" in hospital.stdout
+    missing = turnout("schema", "print", "--tenant", "nosuch")
+    assert missing.returncode == 1 and "no tenant 'nosuch'" in missing.stderr
+
+
+def test_production_refuses_to_start_without_master_key(database_url):
+    r = turnout("tenants", "list", env={"TURNOUT_ENV": "production", "TURNOUT_MASTER_KEY": ""})
+    assert r.returncode == 1
+    assert "TURNOUT_MASTER_KEY is required" in r.stderr
+    bad = turnout("tenants", "list", env={"TURNOUT_MASTER_KEY": "c2hvcnQ="})  # "short"
+    assert bad.returncode == 1 and "32 bytes" in bad.stderr

@@ -47,13 +47,16 @@ def async_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def start_embedded(data_dir: Path, database: str = "turnout") -> str:
-    """Start (or reuse) the embedded PostgreSQL in data_dir and return a URL to `database`."""
+def start_embedded(
+    data_dir: Path, database: str = "turnout", cleanup_mode: str | None = None
+) -> str:
+    """Start (or reuse) the embedded PostgreSQL in data_dir and return a URL to `database`.
+    cleanup_mode None leaves it running for the next start; "delete" removes it at exit."""
     import pgserver
 
     pgdata = (data_dir / "pgdata").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(pgdata), cleanup_mode=None)
+    server = pgserver.get_server(str(pgdata), cleanup_mode=cleanup_mode)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
