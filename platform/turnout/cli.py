@@ -31,6 +31,8 @@ tenants_app = typer.Typer(no_args_is_help=True, help="Create, list and suspend t
 users_app = typer.Typer(no_args_is_help=True, help="Users of a tenant, and vendor operators.")
 clients_app = typer.Typer(no_args_is_help=True, help="Integrators' OAuth2 clients.")
 schema_app = typer.Typer(no_args_is_help=True, help="The GraphQL schema.")
+keys_app = typer.Typer(no_args_is_help=True, help="Tenant data keys.")
+app.add_typer(keys_app, name="keys")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
@@ -220,6 +222,46 @@ async def clients_create(
         f"scopes:        {' '.join(client.scopes)}\n(the secret is shown only once)",
         highlight=False,
     )
+
+
+# --- keys ----------------------------------------------------------------------------
+
+
+@keys_app.command("rotate")
+@run
+async def keys_rotate(
+    tenant: Annotated[str | None, typer.Option(help="Tenant slug")] = None,
+    all_tenants: Annotated[bool, typer.Option("--all", help="Every tenant")] = False,
+    batch: int = typer.Option(500, min=1, max=10_000),
+) -> None:
+    """New data key, keys re-wrapped under the current master key, rows re-encrypted in
+    batches while the app keeps serving."""
+    from .crypto.rotation import rotate
+    from .db.session import public_session
+    from .tenancy import service
+
+    if (tenant is None) == (not all_tenants):
+        fail("name one tenant with --tenant SLUG, or --all")
+    async with public_session() as session:
+        targets = (
+            [await service.tenant_by_slug(session, tenant)]
+            if tenant
+            else await service.list_tenants(session)
+        )
+    with Progress(console=err) as progress:
+        for t in targets:
+            task = progress.add_task(f"re-encrypting {t.slug}", total=None)
+            report = await rotate(
+                t.ref,
+                batch,
+                on_start=lambda n, task=task: progress.update(task, total=n),
+                on_batch=lambda n, task=task: progress.advance(task, n),
+            )
+            progress.console.print(
+                f"{report.tenant}: data key v{report.new_version} active, "
+                f"{report.reencrypted} rows re-encrypted, {report.rewrapped} keys re-wrapped",
+                highlight=False,
+            )
 
 
 # --- schema, migrate, serve ----------------------------------------------------------

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     # 32 bytes, urlsafe base64. Absent in development: generated into data_dir.
     master_key: str | None = None
+    # Master keys being rotated out, JSON list: their wrapped tenant keys still open and
+    # `turnout keys rotate` re-wraps them under the current one.
+    previous_master_keys: list[str] = Field(default_factory=list)
     data_dir: Path = Path(".turnout")
     # Subdomains of this host name a tenant: acme.localhost -> tenant "acme".
     base_domain: str = "localhost"

@@ -20,25 +20,83 @@ class Perm(StrEnum):
     USERS_MANAGE = "users.manage"
     SETTINGS_READ = "settings.read"
     SETTINGS_MANAGE = "settings.manage"
+    JOBS_READ = "jobs.read"
+    JOBS_WRITE = "jobs.write"
+    CANDIDATES_READ = "candidates.read"  # names, stages, tags: who the candidates are
+    CANDIDATES_WRITE = "candidates.write"
+    CONTACTS_READ = "contacts.read"  # phone, email, WeChat, push token, identity number
+    NOTES_READ = "notes.read"
+    QUALIFICATIONS_READ = "qualifications.read"  # licence details (hospital pack)
+    INTERVIEWS_READ = "interviews.read"  # every interview of the tenant
+    INTERVIEWS_READ_OWN = "interviews.read_own"  # the interviews assigned to the caller
+    INTERVIEWS_WRITE = "interviews.write"
+    AVAILABILITY_WRITE = "availability.write"  # anyone's availability and slots
+    AVAILABILITY_WRITE_OWN = "availability.write_own"
 
 
 TENANT_ROLES = [r for r in Role if r is not Role.VENDOR_OPERATOR]
 
+_READ_ALL = frozenset(
+    {
+        Perm.USERS_READ,
+        Perm.SETTINGS_READ,
+        Perm.JOBS_READ,
+        Perm.CANDIDATES_READ,
+        Perm.CONTACTS_READ,
+        Perm.NOTES_READ,
+        Perm.QUALIFICATIONS_READ,
+        Perm.INTERVIEWS_READ,
+    }
+)
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.VENDOR_OPERATOR: frozenset({Perm.TENANTS_MANAGE}),
-    Role.TENANT_ADMIN: frozenset(
-        {Perm.USERS_READ, Perm.USERS_MANAGE, Perm.SETTINGS_READ, Perm.SETTINGS_MANAGE}
+    Role.TENANT_ADMIN: frozenset(Perm) - {Perm.TENANTS_MANAGE},
+    Role.RECRUITER: frozenset(
+        {
+            Perm.SETTINGS_READ,
+            Perm.JOBS_READ,
+            Perm.JOBS_WRITE,
+            Perm.CANDIDATES_READ,
+            Perm.CANDIDATES_WRITE,
+            Perm.CONTACTS_READ,
+            Perm.NOTES_READ,
+            Perm.INTERVIEWS_READ,
+            Perm.INTERVIEWS_WRITE,
+            Perm.AVAILABILITY_WRITE,
+        }
     ),
-    Role.RECRUITER: frozenset({Perm.SETTINGS_READ}),
-    Role.INTERVIEWER: frozenset(),
-    Role.COMPLIANCE: frozenset({Perm.SETTINGS_READ}),
-    Role.AUDITOR: frozenset({Perm.USERS_READ, Perm.SETTINGS_READ}),
+    Role.INTERVIEWER: frozenset(
+        {
+            Perm.JOBS_READ,
+            Perm.CANDIDATES_READ,
+            Perm.INTERVIEWS_READ_OWN,
+            Perm.AVAILABILITY_WRITE_OWN,
+        }
+    ),
+    Role.COMPLIANCE: frozenset(
+        {
+            Perm.SETTINGS_READ,
+            Perm.JOBS_READ,
+            Perm.CANDIDATES_READ,
+            Perm.QUALIFICATIONS_READ,
+        }
+    ),
+    Role.AUDITOR: _READ_ALL,  # read-only everything
 }
 
-# Integrator scopes. Later domains add theirs (candidates:read, interviews:write, ...).
+# Integrator scopes.
 SCOPE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     "users:read": frozenset({Perm.USERS_READ}),
     "settings:read": frozenset({Perm.SETTINGS_READ}),
+    "jobs:read": frozenset({Perm.JOBS_READ}),
+    "jobs:write": frozenset({Perm.JOBS_READ, Perm.JOBS_WRITE}),
+    "candidates:read": frozenset({Perm.CANDIDATES_READ, Perm.CONTACTS_READ}),
+    "candidates:write": frozenset({Perm.CANDIDATES_READ, Perm.CANDIDATES_WRITE}),
+    "interviews:read": frozenset({Perm.INTERVIEWS_READ}),
+    "interviews:write": frozenset(
+        {Perm.INTERVIEWS_READ, Perm.INTERVIEWS_WRITE, Perm.AVAILABILITY_WRITE}
+    ),
 }
 
 

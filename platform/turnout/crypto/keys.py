@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import os
 import secrets
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..config import Settings
@@ -33,9 +35,14 @@ def decode_master_key(text: str) -> bytes:
     return raw
 
 
+def _fingerprint(master: bytes) -> str:
+    return hashlib.sha256(b"turnout/fingerprint" + master).hexdigest()[:32]
+
+
 class Keyring:
     def __init__(self) -> None:
         self._master: bytes | None = None
+        self._previous: list[bytes] = []
         self._derived: dict[str, bytes] = {}
 
     def configure(self, settings: Settings) -> None:
@@ -52,7 +59,33 @@ class Keyring:
             self._master = decode_master_key(path.read_text())
         else:
             raise MasterKeyError("TURNOUT_MASTER_KEY is required when TURNOUT_ENV=production")
+        self._previous = [decode_master_key(k) for k in settings.previous_master_keys]
         self._derived.clear()
+
+    @property
+    def fingerprint(self) -> str:
+        if self._master is None:
+            raise MasterKeyError("the keyring is not configured")
+        return _fingerprint(self._master)
+
+    def wrap(self, key: bytes, aad: bytes) -> bytes:
+        """Encrypt a tenant key under the current master key (AES-256-GCM)."""
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self._wrapping_key(self._master)).encrypt(nonce, key, aad)
+
+    def unwrap(self, wrapped: bytes, aad: bytes, fingerprint: str) -> bytes:
+        for master in [self._master, *self._previous]:
+            if master is not None and _fingerprint(master) == fingerprint:
+                return AESGCM(self._wrapping_key(master)).decrypt(wrapped[:12], wrapped[12:], aad)
+        raise MasterKeyError(f"no master key with fingerprint {fingerprint} is configured")
+
+    @staticmethod
+    def _wrapping_key(master: bytes | None) -> bytes:
+        if master is None:
+            raise MasterKeyError("the keyring is not configured")
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"turnout/tenant-key-wrap"
+        ).derive(master)
 
     def derive(self, purpose: str) -> bytes:
         if self._master is None:

@@ -74,6 +74,27 @@ async def resolve(request: Request, settings: Settings) -> tuple[Principal, Tena
     return principal, tenant
 
 
+async def _read_body(request: Request) -> dict:
+    """JSON, or the GraphQL multipart request spec (file uploads) with files put into
+    the variables at the paths `map` names."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return orjson.loads(await request.body())
+    form = await request.form(max_files=5, max_fields=20)
+    body = orjson.loads(form["operations"])
+    for key, paths in orjson.loads(form.get("map", "{}")).items():
+        upload = form[key]
+        for path in paths:
+            *parents, last = path.split(".")
+            target = body
+            for part in parents:
+                target = target[int(part)] if isinstance(target, list) else target[part]
+            if isinstance(target, list):
+                target[int(last)] = upload
+            else:
+                target[last] = upload
+    return body
+
+
 def _json(payload: dict, status: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status, media_type="application/json")
 
@@ -85,7 +106,7 @@ async def graphql_endpoint(request: Request) -> Response:
             return HTMLResponse(request.app.state.graphiql_html)
         return _json({"errors": [{"message": "send queries with POST"}]}, 405)
     try:
-        body = orjson.loads(await request.body())
+        body = await _read_body(request)
         query = body["query"]
         variables = body.get("variables") or {}
         if not isinstance(query, str) or not isinstance(variables, dict):

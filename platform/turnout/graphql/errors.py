@@ -35,6 +35,9 @@ class ConflictError:
     code: str
     message: str
     path: list[str] | None
+    conflicting_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="The existing objects this one clashes with."
+    )
 
 
 @strawberry.type

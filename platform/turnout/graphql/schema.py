@@ -9,12 +9,23 @@ from strawberry.tools import merge_types
 
 from ..auth.graphql import AuthMutation, AuthQuery
 from ..config import Settings, get_settings
+from ..recruiting.graphql import RecruitingMutation, RecruitingQuery
+from ..recruiting.graphql.types import (
+    ApplicationType,
+    CandidateType,
+    InterviewerType,
+    InterviewType,
+    JobType,
+    SlotType,
+)
 from ..rules.registry import get_pack
 from ..tenancy.graphql import TenancyMutation, TenancyQuery
 from .limits import extensions
 
-BASE_QUERIES: tuple[type, ...] = (AuthQuery, TenancyQuery)
-BASE_MUTATIONS: tuple[type, ...] = (AuthMutation, TenancyMutation)
+NODE_TYPES = [JobType, CandidateType, ApplicationType, InterviewType, InterviewerType, SlotType]
+
+BASE_QUERIES: tuple[type, ...] = (AuthQuery, TenancyQuery, RecruitingQuery)
+BASE_MUTATIONS: tuple[type, ...] = (AuthMutation, TenancyMutation, RecruitingMutation)
 
 
 def build_schema(
@@ -32,6 +43,7 @@ def build_schema(
         query=merge_types("Query", tuple(queries)),
         mutation=merge_types("Mutation", tuple(mutations)),
         extensions=extensions(settings, introspection),
+        types=NODE_TYPES,
     )
 
 

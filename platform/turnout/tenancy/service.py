@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth import service as auth
+from ..crypto.fields import provision_keys
+from ..crypto.rotation import ensure_keys
 from ..db.engine import DEFAULT_PLACEMENT, SLUG_RE, db
 from ..db.migrate import (
     process_pool,
@@ -98,6 +100,7 @@ async def create_tenant(spec: NewTenant) -> Tenant:
                 await session.flush()
             except IntegrityError as exc:  # lost a race for the slug
                 raise Conflict(f"a tenant with slug {spec.slug!r} already exists", "slug") from exc
+            await provision_keys(session, tenant.id)
             await create_schema(conn, tenant.ref)
             await upgrade_tenant(conn, tenant.ref)
             await auth.add_member(
@@ -213,6 +216,7 @@ async def migrate_all(
         await upgrade_public(conn)
     async with public_session() as session:
         tenants = await list_tenants(session)
+    await ensure_keys([t.id for t in tenants])
     if on_start:
         on_start(len(tenants))
     if not tenants:
