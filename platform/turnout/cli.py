@@ -33,6 +33,16 @@ clients_app = typer.Typer(no_args_is_help=True, help="Integrators' OAuth2 client
 schema_app = typer.Typer(no_args_is_help=True, help="The GraphQL schema.")
 keys_app = typer.Typer(no_args_is_help=True, help="Tenant data keys.")
 app.add_typer(keys_app, name="keys")
+permissions_app = typer.Typer(no_args_is_help=True, help="Roles, scopes and fields.")
+app.add_typer(permissions_app, name="permissions")
+
+
+@permissions_app.command("doc")
+def permissions_doc() -> None:
+    """Print the permission matrix (docs/permissions.md) generated from the fields."""
+    from .graphql.schema import permission_doc
+
+    sys.stdout.write(permission_doc())
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")

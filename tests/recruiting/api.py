@@ -56,13 +56,20 @@ async def ok(client, query: str, variables: dict, token: str, field: str) -> dic
 
 
 async def job(client, token: str, title: str = "ICU Nurse", **extra) -> str:
-    res = await ok(client, CREATE_JOB, {"i": {"title": title, "status": "open", **extra}},
-                   token, "createJob")
+    res = await ok(
+        client, CREATE_JOB, {"i": {"title": title, "status": "open", **extra}}, token, "createJob"
+    )
     return res["job"]["id"]
 
 
-async def candidate(client, token: str, name: str = "Li Wei", phone: str = "13812345678",
-                    email: str | None = "liwei@example.com", **extra) -> str:
+async def candidate(
+    client,
+    token: str,
+    name: str = "Li Wei",
+    phone: str = "13812345678",
+    email: str | None = "liwei@example.com",
+    **extra,
+) -> str:
     inp = {"name": name, "phone": phone, **extra}
     if email:
         inp["email"] = email
@@ -76,25 +83,52 @@ async def application(client, token: str, cand: str, job_id: str) -> str:
 
 
 async def ai_interview(client, token: str, app: str, days: float = 1) -> dict:
-    res = await ok(client, SCHEDULE, {"i": {
-        "applicationId": app, "kind": "ai_async", "opensAt": future(days).isoformat(),
-        "closesAt": future(days + 3).isoformat()}}, token, "scheduleInterview")
+    res = await ok(
+        client,
+        SCHEDULE,
+        {
+            "i": {
+                "applicationId": app,
+                "kind": "ai_async",
+                "opensAt": future(days).isoformat(),
+                "closesAt": future(days + 3).isoformat(),
+            }
+        },
+        token,
+        "scheduleInterview",
+    )
     return res["interview"]
 
 
-async def interviewer_with_slot(client, token: str, capacity: int = 1,
-                                user_id: str | None = None) -> tuple[str, str]:
+async def interviewer_with_slot(
+    client, token: str, capacity: int = 1, user_id: str | None = None
+) -> tuple[str, str]:
     inp = {"name": "Dr. Zhang", "timeZone": "UTC"}
     if user_id:
         inp["userId"] = user_id
-    iid = (await ok(client, ADD_INTERVIEWER, {"i": inp}, token, "addInterviewer")
-           )["interviewer"]["id"]
-    await ok(client, SET_AVAILABILITY, {"id": iid, "w": [
-        {"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)]}, token,
-        "setAvailability")
+    iid = (await ok(client, ADD_INTERVIEWER, {"i": inp}, token, "addInterviewer"))["interviewer"][
+        "id"
+    ]
+    await ok(
+        client,
+        SET_AVAILABILITY,
+        {"id": iid, "w": [{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)]},
+        token,
+        "setAvailability",
+    )
     start = future(2, hour=10)
-    slot = await ok(client, CREATE_SLOT, {"i": {
-        "interviewerId": iid, "startsAt": start.isoformat(),
-        "endsAt": (start + timedelta(minutes=45)).isoformat(), "capacity": capacity}}, token,
-        "createSlot")
+    slot = await ok(
+        client,
+        CREATE_SLOT,
+        {
+            "i": {
+                "interviewerId": iid,
+                "startsAt": start.isoformat(),
+                "endsAt": (start + timedelta(minutes=45)).isoformat(),
+                "capacity": capacity,
+            }
+        },
+        token,
+        "createSlot",
+    )
     return iid, slot["slot"]["id"]

@@ -10,9 +10,13 @@ async def test_recruiter_flow_end_to_end(client):
     app = await api.application(client, admin, cand, job)
     iv = await api.ai_interview(client, admin, app)
     assert iv["state"] == "scheduled" and iv["attempt"] == 1
-    r = await gql(client, """{ candidates(first: 10) { totalCount edges { node { name phone email
+    r = await gql(
+        client,
+        """{ candidates(first: 10) { totalCount edges { node { name phone email
       applications { stage job { title priority } history { fromStage toStage } }
-      interviews { state kind candidateLink } } } } }""", token=admin)
+      interviews { state kind candidateLink } } } } }""",
+        token=admin,
+    )
     node = r.json()["data"]["candidates"]["edges"][0]["node"]
     assert node["phone"] == "13812345678" and node["email"] == "liwei@example.com"
     assert node["applications"][0]["stage"] == "interview_scheduled"

@@ -21,7 +21,7 @@ def from_global(gid: str, field: str = "id", expect: str | None = None) -> tuple
     except (ValueError, UnicodeDecodeError):
         raise invalid(field, "is not an id of this API") from None
     if expect and type_name != expect:
-        raise invalid(field, f"is a {type_name} id, not a {expect} id")
+        raise invalid(field, f"names a {type_name}; expected: {expect}")
     return type_name, rid
 
 

@@ -52,5 +52,17 @@ def schema_for(packs: frozenset[str], introspection: bool) -> strawberry.Schema:
     return build_schema(packs, introspection)
 
 
+def permission_doc() -> str:
+    """docs/permissions.md: the matrix over every pack's fields too."""
+    from ..rules.registry import all_packs
+    from .matrix import markdown
+
+    packs = list(all_packs().values())
+    queries = [*BASE_QUERIES, *(t for p in packs for t in p.query_types)]
+    mutations = [*BASE_MUTATIONS, *(t for p in packs for t in p.mutation_types)]
+    return markdown([*((t, "Query") for t in queries), *((t, "Mutation") for t in mutations),
+                     *((t, t.__strawberry_definition__.name) for t in NODE_TYPES)])
+
+
 def sdl(packs: frozenset[str] = frozenset()) -> str:
     return build_schema(packs).as_str() + "\n"

@@ -116,6 +116,7 @@ async def update_job(session: AsyncSession, job_id: uuid.UUID, f: JobFields) -> 
         if value is not None:
             setattr(job, name, value.strip() if name == "title" else value)
     await session.flush()
+    await session.refresh(job)  # updated_at comes from the database
     return job
 
 
@@ -332,6 +333,7 @@ async def update_candidate(
         )
     _apply(c, f, cipher)
     await session.flush()
+    await session.refresh(c)
     return c
 
 
@@ -371,7 +373,7 @@ def candidates_query(
             .exists()
         )
     if tag:
-        stmt = stmt.where(Candidate.tags.any(tag))
+        stmt = stmt.where(Candidate.tags.contains([tag]))
     if created_from:
         stmt = stmt.where(Candidate.created_at >= created_from)
     if created_to:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...auth.permissions import Perm
+from ...auth.permissions import Perm, Role, permissions_for
 from ...auth.principal import Principal
 from ...crypto.fields import TenantCipher
 from ..models import (
@@ -55,11 +55,15 @@ class Loaders:
         self.session = session
         self.cipher = cipher
         self.principal = principal
-        # Set when the caller may see only the interviews assigned to them.
-        self.only_interviewer = (
-            (own_interviewer or uuid.UUID(int=0))
-            if (not principal.can(Perm.INTERVIEWS_READ))
-            else None
+        # Set when the caller may see only the interviews assigned to them, and (when
+        # nothing but the interviewer role lets them read candidates) only those candidates.
+        own_only = principal.can(Perm.INTERVIEWS_READ_OWN) and not principal.can(
+            Perm.INTERVIEWS_READ
+        )
+        self.only_interviewer = (own_interviewer or uuid.UUID(int=0)) if own_only else None
+        others = permissions_for(principal.roles - {Role.INTERVIEWER.value}, principal.scopes)
+        self.candidates_of_interviewer = (
+            self.only_interviewer if Perm.CANDIDATES_READ not in others else None
         )
         self._jobs: dict[uuid.UUID, Job] = {}
         self._interviewers: dict[uuid.UUID, Interviewer] = {}

@@ -72,11 +72,14 @@ async def _page(L: Loaders, stmt, model, first, after, info: Info, build, order=
 
 
 async def _visible_candidate(L: Loaders, c: Candidate | None) -> Candidate | None:
-    if c is None or L.only_interviewer is None:
+    if c is None or L.candidates_of_interviewer is None:
         return c
     mine = await L.session.scalar(
         select(Interview.id)
-        .where(Interview.candidate_id == c.id, Interview.interviewer_id == L.only_interviewer)
+        .where(
+            Interview.candidate_id == c.id,
+            Interview.interviewer_id == L.candidates_of_interviewer,
+        )
         .limit(1)
     )
     return c if mine else None
@@ -122,7 +125,7 @@ class RecruitingQuery:
                 search=f.search,
                 created_from=f.created_from,
                 created_to=f.created_to,
-                interviewer_id=L.only_interviewer,
+                interviewer_id=L.candidates_of_interviewer,
             )
             return await _page(L, stmt, Candidate, first, after, info, L.candidates)
 
