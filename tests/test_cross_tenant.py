@@ -40,6 +40,23 @@ OPERATIONS = [
     'mutation { login(email: "admin@alpha.example", password: "'
     + PASSWORD
     + '", tenant: "beta") { __typename ... on LoginPayload { me { tenant { slug } } } } }',
+    # Recruiting: B's ids in A's requests, and A's lists that must not contain B's rows.
+    '{ candidate(id: "{B_CAND}") { name phone email interviews { state } } }',
+    '{ node(id: "{B_CAND}") { id ... on Candidate { name email } } }',
+    '{ node(id: "{B_INTERVIEW}") { id ... on Interview { state candidateLink } } }',
+    '{ job(id: "{B_JOB}") { title } }',
+    '{ interview(id: "{B_INTERVIEW}") { state candidate { name } } }',
+    "{ candidates(first: 50) { totalCount edges { node { name email phone } } } }",
+    '{ candidates(first: 50, filter: {search: "Secret"}) { edges { node { name } } } }',
+    "{ interviews(first: 50) { edges { node { state candidate { name } job { title } } } } }",
+    "{ jobs(first: 50) { edges { node { title } } } }",
+    'mutation { updateCandidate(id: "{B_CAND}", input: {name: "pwned"}) { __typename '
+    "... on CandidatePayload { candidate { name } } } }",
+    'mutation { apply(candidateId: "{B_CAND}", jobId: "{B_JOB}") { __typename '
+    "... on ApplicationPayload { application { stage } } } }",
+    'mutation { transitionInterview(id: "{B_INTERVIEW}", state: "cancelled") { __typename '
+    "... on InterviewPayload { interview { state } } } }",
+    'mutation { updateJob(id: "{B_JOB}", input: {status: "closed"}) { __typename } }',
 ]
 
 
@@ -72,7 +89,52 @@ async def _world(app) -> dict:
             "/oauth/token", data={"grant_type": "client_credentials"}, auth=(row.client_id, secret)
         )
         principals["client"] = {"Authorization": f"Bearer {tok.json()['access_token']}"}
-    return {"principals": principals, "b_user": str(nurse.id), "snapshot": await _snapshot()}
+    b_ids = await _beta_recruiting()
+    return {
+        "principals": principals,
+        "b_user": str(nurse.id),
+        **b_ids,
+        "snapshot": await _snapshot(),
+    }
+
+
+async def _beta_recruiting() -> dict:
+    """A job, candidate, application and interview in B, made through B's own services."""
+    from datetime import timedelta
+
+    from turnout.crypto.fields import cipher_for
+    from turnout.db.session import tenant_session
+    from turnout.graphql.relay import to_global
+    from turnout.kit.clock import clock
+    from turnout.recruiting import scheduling, service
+
+    async with public_session() as s:
+        beta = await tenancy.tenant_by_slug(s, "beta")
+    async with tenant_session(beta.ref) as s:
+        cipher = await cipher_for(s, beta.id)
+        job = await service.create_job(s, service.JobFields(title="Secret Beta Job", status="open"))
+        cand = await service.create_candidate(
+            s,
+            cipher,
+            service.CandidateFields(
+                name="Secret Beta Person", phone="13711112222", email="secret@beta.example"
+            ),
+        )
+        app = await service.apply(s, cand.id, job.id, 90, "seed")
+        iv = await scheduling.schedule(
+            s,
+            cipher,
+            scheduling.InterviewRequest(
+                app.id, "ai_async", clock.now() + timedelta(days=1), clock.now() + timedelta(days=2)
+            ),
+            "seed",
+        )
+        await s.commit()
+    return {
+        "b_cand": str(to_global("Candidate", cand.id)),
+        "b_job": str(to_global("Job", job.id)),
+        "b_interview": str(to_global("Interview", iv.id)),
+    }
 
 
 async def _snapshot() -> str:
@@ -84,6 +146,10 @@ async def _snapshot() -> str:
             "JOIN public.memberships m ON m.user_id = u.id JOIN public.tenants t "
             "ON t.id = m.tenant_id WHERE t.slug = 'beta' ORDER BY u.email",
             "SELECT pack, key, value FROM tenant_beta.pack_settings ORDER BY pack, key",
+            "SELECT name, updated_at FROM tenant_beta.candidates ORDER BY id",
+            "SELECT title, status, updated_at FROM tenant_beta.jobs ORDER BY id",
+            "SELECT state, updated_at FROM tenant_beta.interviews ORDER BY id",
+            "SELECT stage, updated_at FROM tenant_beta.applications ORDER BY id",
         ):
             parts.append([tuple(map(str, r)) for r in (await conn.execute(text(sql))).all()])
     return json.dumps(parts)
@@ -123,6 +189,8 @@ def _request(world: dict, attempt: dict) -> tuple[dict, dict]:
     if route == "header-alpha":  # names its own tenant, acts on B's ids
         headers["X-Tenant"] = "alpha"
     query = attempt["operation"].replace("{B_USER}", world["b_user"])
+    for key in ("b_cand", "b_job", "b_interview"):
+        query = query.replace("{" + key.upper() + "}", world[key])
     if attempt["alias"]:
         query = query.replace("{ ", "{ sneaky: ", 1)
     return headers, {"query": query}
@@ -146,7 +214,8 @@ def test_no_principal_of_tenant_a_reaches_tenant_b(setup_db, app):
             outcomes["refused"] += 1
             return
         assert r.status_code == 200, r.text
-        leaked = [s for s in ["beta", "Beta", *B_EMAILS, world["b_user"]] if s in r.text]
+        secrets = ["beta", "Beta", "Secret", "13711112222", *B_EMAILS, world["b_user"]]
+        leaked = [s for s in secrets if s in r.text]
         assert not leaked, (attempt, r.text)
         outcomes["answered_without_b"] += 1
 

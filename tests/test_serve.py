@@ -54,6 +54,20 @@ def test_serve_demo_end_to_end(database_url):
             assert "HttpOnly" in r.headers["set-cookie"]
             hospital = c.post("/graphql", json={"query": "{ hospitalSettings { key } }"})
             assert hospital.json()["data"]["hospitalSettings"]
+            demo = c.post(
+                "/graphql",
+                json={
+                    "query": """{ candidates(first: 50) { totalCount
+              edges { node { name phone applications { job { title priority } }
+              interviews { kind state interviewer { name } } } } } }"""
+                },
+            ).json()
+            assert not demo.get("errors"), demo
+            assert demo["data"]["candidates"]["totalCount"] >= 15
+            nodes = [e["node"] for e in demo["data"]["candidates"]["edges"]]
+            kinds = {i["kind"] for n in nodes for i in n["interviews"]}
+            assert kinds == {"ai_async", "live"}
+            assert any(a["job"]["priority"] == "critical" for n in nodes for a in n["applications"])
             c.cookies.clear()
             r = c.post(
                 "/graphql",

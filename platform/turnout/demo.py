@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .auth import service as auth
 from .db.session import public_session
+from .demo_recruiting import seed_recruiting
 from .tenancy import service as tenancy
 
 DEMO_PASSWORD = "turnout-demo-2026"
@@ -50,6 +51,10 @@ async def seed() -> list[tuple[str, str, str]]:
                         role.title(),
                     )
                 await session.commit()
+        async with public_session() as session:
+            tenant = await tenancy.tenant_by_slug(session, slug)
+            interviewer = await auth.user_by_email(session, f"interviewer@{slug}.example")
+        await seed_recruiting(tenant, interviewer.id if interviewer else None, pack)
         logins.append((slug, admin, "tenant_admin"))
         logins += [(slug, f"{role}@{slug}.example", role) for role in ROLES]
     return logins

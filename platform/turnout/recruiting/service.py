@@ -482,6 +482,22 @@ class ImportReport:
     rows: int = 0
 
 
+IMPORT_FIELD = {"timeZone": "time_zone"}  # check_candidate's field -> CSV column
+SOURCE_LENGTH = Candidate.__table__.c.source.type.length
+
+
+def _storage_problems(row: dict[str, str], f: CandidateFields) -> list[FieldProblem]:
+    """What check_candidate lets through but the database would refuse."""
+    p = [
+        FieldProblem(k, "contains a NUL character")
+        for k, v in row.items()
+        if k and v and "\x00" in v
+    ]
+    if f.source and len(f.source) > SOURCE_LENGTH:
+        p.append(FieldProblem("source", f"must be at most {SOURCE_LENGTH} characters"))
+    return p
+
+
 def _row_fields(row: dict[str, str]) -> CandidateFields:
     consent = None
     if row.get("consent"):
@@ -530,18 +546,24 @@ async def import_candidates(
             if None in row:
                 report.problems.append(RowProblem(i, "csv", "more values than header columns"))
                 continue
+            raw = _row_fields(row)
+            bad = _storage_problems(row, raw)
             try:
-                f = check_candidate(_row_fields(row), creating=True)
+                f = check_candidate(raw, creating=True)
             except InvalidInput as exc:
-                report.problems += [RowProblem(i, p.field, p.message) for p in exc.problems]
+                bad = exc.problems + bad
+            if bad:  # named by CSV column, not by GraphQL input field
+                report.problems += [
+                    RowProblem(i, IMPORT_FIELD.get(p.field, p.field), p.message) for p in bad
+                ]
                 continue
-            clash = (f.phone and seen_phone.get(f.phone)) or (f.email and seen_email.get(f.email))
-            if clash:
-                report.problems.append(
-                    RowProblem(
-                        i, "phone" if f.phone else "email", f"duplicate of row {clash} in this file"
-                    )
-                )
+            clashes = [
+                RowProblem(i, name, f"duplicate of row {seen[value]} in this file")
+                for name, value, seen in (("phone", f.phone, seen_phone), ("email", f.email, seen_email))
+                if value and value in seen
+            ]
+            if clashes:
+                report.problems += clashes
                 continue
             if f.phone:
                 seen_phone[f.phone] = i
@@ -583,16 +605,19 @@ async def _existing_duplicates(
 ) -> None:
     phones = {cipher.blind_index("phone", f.phone): i for i, f in valid if f.phone}
     emails = {cipher.blind_index("email", f.email): i for i, f in valid if f.email}
-    if not phones and not emails:
-        return
-    rows = await session.execute(
-        select(Candidate.id, Candidate.phone_hash, Candidate.email_hash).where(
-            or_(Candidate.phone_hash.in_(list(phones)), Candidate.email_hash.in_(list(emails)))
-        )
-    )
-    for cid, ph, em in rows:
-        for h, index, name in ((ph, phones, "phone"), (em, emails, "email")):
-            if h in index:
+    # in chunks: one statement carries at most 32767 parameters
+    for name, column, index in (
+        ("phone", Candidate.phone_hash, phones),
+        ("email", Candidate.email_hash, emails),
+    ):
+        hashes = list(index)
+        for start in range(0, len(hashes), 10_000):
+            rows = await session.execute(
+                select(Candidate.id, column)
+                .where(column.in_(hashes[start : start + 10_000]))
+                .order_by(Candidate.id)
+            )
+            for cid, h in rows:
                 report.problems.append(
                     RowProblem(index[h], name, f"a candidate with this {name} exists: {cid}")
                 )
