@@ -22,11 +22,13 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 from strawberry.types.graphql import OperationType
 
 from ..config import Settings
@@ -133,14 +135,22 @@ def should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, ServiceError | StrawberryGraphQLError | PermissionError)
 
 
+@cache
+def _rules(depth: int, aliases: int, cost: int) -> tuple[type[ValidationRule], ...]:
+    # Built once: the validation cache is keyed by the rule classes, so new classes per
+    # request would make every request a miss.
+    return (depth_validator(depth, None, None), alias_validator(aliases), cost_rule(cost))
+
+
 def extensions(settings: Settings, introspection: bool) -> list:
     """Extension factories: strawberry builds a fresh instance for every request."""
+    rules = _rules(settings.max_query_depth, settings.max_query_aliases, settings.max_query_cost)
     ext: list = [
         CsrfGuard,
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: AddValidationRules([cost_rule(settings.max_query_cost)]),
+        lambda: ParserCache(maxsize=512),
+        lambda: AddValidationRules(list(rules)),
+        lambda: ValidationCache(maxsize=512),
     ]
     if not introspection:
         ext.append(DisableIntrospection)
