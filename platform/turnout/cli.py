@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -43,6 +44,8 @@ def permissions_doc() -> None:
     from .graphql.schema import permission_doc
 
     sys.stdout.write(permission_doc())
+
+
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
@@ -333,11 +336,11 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     demo: Annotated[bool, typer.Option(help="Seed demo tenants on first start")] = False,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request")] = False,
 ) -> None:
     """Migrate, then serve the app with uvicorn."""
     import uvicorn
-
-    from .app import create_app
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -347,13 +350,19 @@ def serve(
     except MasterKeyError as exc:
         fail(str(exc))
     db.configure(settings)
+    # Worker processes read their settings from the environment: hand them the database
+    # this process resolved (the embedded one included).
+    os.environ["TURNOUT_DATABASE_URL"] = db.url()
     asyncio.run(_prepare(settings, demo, host, port))
     uvicorn.run(
-        create_app(settings, configure=False),
+        "turnout.app:create_app",
+        factory=True,
         host=host,
         port=port,
+        workers=workers,
         proxy_headers=True,
         log_level="info",
+        access_log=access_log,
     )
 
 

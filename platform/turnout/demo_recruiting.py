@@ -16,22 +16,60 @@ from .recruiting.models import Candidate
 from .tenancy.models import Tenant
 
 JOBS = {
-    "hospital": [("ICU Nurse", "Critical Care", "icu", "critical"),
-                 ("ER Nurse", "Emergency", "er", "critical"),
-                 ("Ward Nurse", "General Medicine", "nursing", "high"),
-                 ("Pharmacy Technician", "Pharmacy", "pharmacy", "normal")],
-    "manufacturing": [("Assembly Operator", "Line 3", "assembly", "normal"),
-                      ("Forklift Driver", "Warehouse", "logistics", "normal"),
-                      ("Quality Inspector", "QA", "quality", "high")],
-    "retail": [("Store Associate", "Store 12 - Oxford St", "store_staff", "normal"),
-               ("Cashier", "Store 7 - Camden", "store_staff", "normal"),
-               ("Shift Supervisor", "Store 12 - Oxford St", "store_lead", "high")],
+    "hospital": [
+        ("ICU Nurse", "Critical Care", "icu", "critical"),
+        ("ER Nurse", "Emergency", "er", "critical"),
+        ("Ward Nurse", "General Medicine", "nursing", "high"),
+        ("Pharmacy Technician", "Pharmacy", "pharmacy", "normal"),
+    ],
+    "manufacturing": [
+        ("Assembly Operator", "Line 3", "assembly", "normal"),
+        ("Forklift Driver", "Warehouse", "logistics", "normal"),
+        ("Quality Inspector", "QA", "quality", "high"),
+    ],
+    "retail": [
+        ("Store Associate", "Store 12 - Oxford St", "store_staff", "normal"),
+        ("Cashier", "Store 7 - Camden", "store_staff", "normal"),
+        ("Shift Supervisor", "Store 12 - Oxford St", "store_lead", "high"),
+    ],
 }
-ZH = ["王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄婷", "周杰", "吴倩", "徐明",
-      "孙丽", "马超", "朱琳", "胡斌", "郭晶", "何勇", "林霞"]
-EN = ["Amelia Clarke", "Oliver Bennett", "Isla Turner", "Harry Walsh", "Ava Hughes",
-      "Jack Morgan", "Mia Edwards", "Noah Price", "Emily Foster", "Leo Griffiths",
-      "Grace Murphy", "Oscar Reid", "Lily Shaw", "George Hunt", "Ella Barker"]
+ZH = [
+    "王芳",
+    "李娜",
+    "张伟",
+    "刘洋",
+    "陈静",
+    "杨磊",
+    "赵敏",
+    "黄婷",
+    "周杰",
+    "吴倩",
+    "徐明",
+    "孙丽",
+    "马超",
+    "朱琳",
+    "胡斌",
+    "郭晶",
+    "何勇",
+    "林霞",
+]
+EN = [
+    "Amelia Clarke",
+    "Oliver Bennett",
+    "Isla Turner",
+    "Harry Walsh",
+    "Ava Hughes",
+    "Jack Morgan",
+    "Mia Edwards",
+    "Noah Price",
+    "Emily Foster",
+    "Leo Griffiths",
+    "Grace Murphy",
+    "Oscar Reid",
+    "Lily Shaw",
+    "George Hunt",
+    "Ella Barker",
+]
 
 
 async def seed_recruiting(tenant: Tenant, interviewer_user_id, pack: str) -> None:
@@ -41,13 +79,21 @@ async def seed_recruiting(tenant: Tenant, interviewer_user_id, pack: str) -> Non
         if await s.scalar(select(func.count()).select_from(Candidate)):
             return
         cipher = await cipher_for(s, tenant.id)
-        jobs = [await service.create_job(s, service.JobFields(
-            title=t, department=d, family=f, priority=p, status="open",
-            location=tenant.name)) for t, d, f, p in JOBS[pack]]
+        jobs = [
+            await service.create_job(
+                s,
+                service.JobFields(
+                    title=t, department=d, family=f, priority=p, status="open", location=tenant.name
+                ),
+            )
+            for t, d, f, p in JOBS[pack]
+        ]
         interviewer = await scheduling.add_interviewer(
-            s, "Interviewer", "", tenant.time_zone, interviewer_user_id)
-        await scheduling.set_availability(s, interviewer.id, [
-            scheduling.WeeklyWindow(d, time(9), time(17)) for d in range(5)], [])
+            s, "Interviewer", "", tenant.time_zone, interviewer_user_id
+        )
+        await scheduling.set_availability(
+            s, interviewer.id, [scheduling.WeeklyWindow(d, time(9), time(17)) for d in range(5)], []
+        )
         slots = []
         day = clock.now().astimezone().replace(hour=1, minute=0, second=0, microsecond=0)
         for n in range(1, 15):
@@ -58,16 +104,26 @@ async def seed_recruiting(tenant: Tenant, interviewer_user_id, pack: str) -> Non
                     slots.append(slot)
         names = ZH if tenant.locale == "zh-CN" else EN
         for i, name in enumerate(names):
-            phone = f"+86138{rnd.randrange(10**8):08d}" if tenant.locale == "zh-CN" else (
-                f"+447{rnd.randrange(10**9):09d}")
-            c = await service.create_candidate(s, cipher, service.CandidateFields(
-                name=name, phone=phone, email=f"candidate{i}@{tenant.slug}.example",
-                time_zone=tenant.time_zone, locale=tenant.locale,
-                consent={"sms": True, "email": True, "wechat": tenant.locale == "zh-CN"},
-                tags=rnd.sample(["referral", "night shift", "experienced", "graduate"], 2),
-                source=rnd.choice(["job board", "referral", "career site"])))
-            app = await service.apply(s, c.id, rnd.choice(jobs).id, rnd.randrange(40, 99),
-                                      "demo")
+            phone = (
+                f"+86138{rnd.randrange(10**8):08d}"
+                if tenant.locale == "zh-CN"
+                else (f"+447{rnd.randrange(10**9):09d}")
+            )
+            c = await service.create_candidate(
+                s,
+                cipher,
+                service.CandidateFields(
+                    name=name,
+                    phone=phone,
+                    email=f"candidate{i}@{tenant.slug}.example",
+                    time_zone=tenant.time_zone,
+                    locale=tenant.locale,
+                    consent={"sms": True, "email": True, "wechat": tenant.locale == "zh-CN"},
+                    tags=rnd.sample(["referral", "night shift", "experienced", "graduate"], 2),
+                    source=rnd.choice(["job board", "referral", "career site"]),
+                ),
+            )
+            app = await service.apply(s, c.id, rnd.choice(jobs).id, rnd.randrange(40, 99), "demo")
             if i % 5 == 4:
                 continue  # not scheduled yet
             if slots and i % 3 == 0:
@@ -75,8 +131,9 @@ async def seed_recruiting(tenant: Tenant, interviewer_user_id, pack: str) -> Non
                 req = scheduling.InterviewRequest(app.id, "live", slot_id=slot.id)
             else:
                 opens = clock.now() + timedelta(days=rnd.randrange(1, 6), hours=rnd.randrange(8))
-                req = scheduling.InterviewRequest(app.id, "ai_async", opens,
-                                                  opens + timedelta(days=3))
+                req = scheduling.InterviewRequest(
+                    app.id, "ai_async", opens, opens + timedelta(days=3)
+                )
             iv = await scheduling.schedule(s, cipher, req, "demo")
             if i % 4 == 1:
                 await scheduling.transition(s, iv, "confirmed", "demo")
@@ -88,7 +145,8 @@ async def _try_slot(s, interviewer_id, start, tz: str):
 
     local = start.astimezone(ZoneInfo(tz)).replace(hour=10, minute=0)
     try:
-        return await scheduling.create_slot(s, interviewer_id, local, local + timedelta(
-            minutes=45), 1, "Room 2 / video")
+        return await scheduling.create_slot(
+            s, interviewer_id, local, local + timedelta(minutes=45), 1, "Room 2 / video"
+        )
     except ServiceError:  # a day outside availability just has no slot
         return None

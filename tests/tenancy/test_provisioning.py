@@ -156,14 +156,29 @@ async def test_failed_provisioning_leaves_nothing_behind(monkeypatch):
     assert await _count("users") == 0 and await _count("memberships") == 0
 
 
+T0002_TABLES = (
+    "interviews",
+    "slots",
+    "availability_exceptions",
+    "availability_rules",
+    "interviewers",
+    "stage_changes",
+    "applications",
+    "candidates",
+    "jobs",
+)
+
+
 async def test_migrate_reports_failing_tenant_and_migrates_the_rest(database_url):
     for slug in ("alpha", "beta", "gamma"):
         await make_tenant(slug)
     async with db.engine().begin() as conn:
         # beta loses its version row but keeps its tables: re-running t0001 must fail.
         await conn.exec_driver_sql("DELETE FROM tenant_beta.alembic_version")
-        await conn.exec_driver_sql("DELETE FROM tenant_alpha.alembic_version")
-        await conn.exec_driver_sql("DROP TABLE tenant_alpha.pack_settings")
+        # alpha is one migration behind: at t0001 without t0002's tables.
+        await conn.exec_driver_sql("UPDATE tenant_alpha.alembic_version SET version_num='t0001'")
+        for table in T0002_TABLES:
+            await conn.exec_driver_sql(f"DROP TABLE tenant_alpha.{table}")
     r = turnout("migrate", "--concurrency", "2")
     assert r.returncode == 1
     assert "failed: beta" in r.stderr
@@ -173,6 +188,15 @@ async def test_migrate_reports_failing_tenant_and_migrates_the_rest(database_url
             await conn.execute(text("SELECT version_num FROM tenant_alpha.alembic_version"))
         ).scalar_one()
     assert alpha == migrate.tenant_head()
+    async with db.engine().connect() as conn:
+        restored = set(
+            (
+                await conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'tenant_alpha'")
+                )
+            ).scalars()
+        )
+    assert set(T0002_TABLES) <= restored
 
 
 async def test_migrate_all_is_idempotent():

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..kit.clock import clock
@@ -164,7 +164,7 @@ async def list_members(
     if after:
         email, uid = decode_cursor(after, 2)
         try:
-            stmt = stmt.where((User.email, User.id) > (email, uuid.UUID(uid)))
+            stmt = stmt.where(tuple_(User.email, User.id) > tuple_(email, uuid.UUID(uid)))
         except ValueError as exc:
             raise invalid("after", "not a cursor this API issued") from exc
     rows = [MemberRow(u, m) for u, m in (await session.execute(stmt)).all()]

@@ -79,14 +79,16 @@ class TenantCipher:
         return hmac.new(self.index_key, f"{kind}:{normalized}".encode(), hashlib.sha256).hexdigest()
 
 
-def _new_key(session: AsyncSession, tenant_id: uuid.UUID, purpose: str, version: int) -> None:
+def _new_key(
+    session: AsyncSession, tenant_id: uuid.UUID, purpose: str, version: int, state: str = "active"
+) -> None:
     key = AESGCM.generate_key(bit_length=256)
     session.add(
         TenantKey(
             tenant_id=tenant_id,
             purpose=purpose,
             version=version,
-            state="active",
+            state=state,
             wrapped=keyring.wrap(key, key_aad(tenant_id, purpose, version)),
             master_fingerprint=keyring.fingerprint,
         )

@@ -1,9 +1,13 @@
-"""Key rotation without downtime: re-wrap tenant keys under the current master key, start a
-new data key, then re-encrypt every registered column in small batches. Readers never fail
-meanwhile: each ciphertext names its key version and old versions stay available."""
+"""Key rotation without downtime: re-wrap tenant keys under the current master key, add a new
+data key, make it active once every process can know it, then re-encrypt every registered
+column in small batches. Readers never fail meanwhile: each ciphertext names its key version,
+old versions stay available, and no process meets a version newer than the keys it holds."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import pkgutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,10 +16,14 @@ from sqlalchemy import func, or_, select, update
 
 from ..db.engine import TenantRef
 from ..db.session import public_session, tenant_session
+from ..kit.errors import ServiceError
 from . import fields
-from .keys import keyring
+from .keys import MasterKeyError, keyring
 from .models import TenantKey
 from .registry import ENCRYPTED
+
+# Beyond the key cache's lifetime: for the load that was running when the key was added.
+SETTLE_MARGIN = 2.0
 
 
 @dataclass
@@ -26,9 +34,35 @@ class RotationReport:
     reencrypted: int
 
 
-async def start_new_version(tenant: TenantRef) -> tuple[int, int]:
-    """Re-wrap keys under the current master key and make a new data key active.
-    Returns (new version, keys re-wrapped)."""
+def encrypted_tables() -> dict:
+    """The registry, complete: domains register their columns when their models are imported,
+    which a process that never touched them (the `turnout` command) has not done yet."""
+    root = __name__.rsplit(".", 2)[0]
+    for m in pkgutil.iter_modules(importlib.import_module(root).__path__):
+        if m.ispkg and m.name != "crypto":
+            try:
+                importlib.import_module(f"{root}.{m.name}.models")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{root}.{m.name}.models":
+                    raise
+    return ENCRYPTED
+
+
+async def start_new_version(tenant: TenantRef, settle: float | None = None) -> tuple[int, int]:
+    """Re-wrap keys under the current master key and add a new data key, usable for
+    decryption only; once every process can have learnt it (keys are cached for
+    CACHE_SECONDS), make it the active one. Returns (new version, keys re-wrapped)."""
+    version, rewrapped = await _add_version(tenant)
+    await asyncio.sleep(settle_seconds() if settle is None else settle)
+    await _activate(tenant, version)
+    return version, rewrapped
+
+
+def settle_seconds() -> float:
+    return fields.CACHE_SECONDS + SETTLE_MARGIN
+
+
+async def _add_version(tenant: TenantRef) -> tuple[int, int]:
     async with public_session() as s:
         rows = (
             (
@@ -45,18 +79,45 @@ async def start_new_version(tenant: TenantRef) -> tuple[int, int]:
         for r in rows:
             if r.master_fingerprint != keyring.fingerprint:
                 aad = fields.key_aad(tenant.id, r.purpose, r.version)
-                raw = keyring.unwrap(r.wrapped, aad, r.master_fingerprint)
+                try:
+                    raw = keyring.unwrap(r.wrapped, aad, r.master_fingerprint)
+                except MasterKeyError as exc:
+                    raise ServiceError(
+                        f"tenant {tenant.slug}: {exc}; list the master key its keys are "
+                        "wrapped under in TURNOUT_PREVIOUS_MASTER_KEYS"
+                    ) from exc
                 r.wrapped, r.master_fingerprint = keyring.wrap(raw, aad), keyring.fingerprint
                 rewrapped += 1
         version = max(r.version for r in rows if r.purpose == "data") + 1
-        for r in rows:
-            if r.purpose == "data" and r.state == "active":
-                r.state = "decrypt_only"
-        await s.flush()
-        fields._new_key(s, tenant.id, "data", version)
+        # Not active yet: a process still holding the old keys could not read what it encrypts.
+        fields._new_key(s, tenant.id, "data", version, state="decrypt_only")
         await s.commit()
     fields.forget(tenant.id)
     return version, rewrapped
+
+
+async def _activate(tenant: TenantRef, version: int) -> None:
+    async with public_session() as s:
+        rows = (
+            (
+                await s.execute(
+                    select(TenantKey)
+                    .where(TenantKey.tenant_id == tenant.id, TenantKey.purpose == "data")
+                    .with_for_update()
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for r in rows:
+            if r.version != version and r.state == "active":
+                r.state = "decrypt_only"
+        await s.flush()
+        for r in rows:
+            if r.version == version:
+                r.state = "active"
+        await s.commit()
+    fields.forget(tenant.id)
 
 
 def _stale(table, columns, version: int):
@@ -69,7 +130,7 @@ def _stale(table, columns, version: int):
 async def count_stale(tenant: TenantRef, version: int) -> int:
     total = 0
     async with tenant_session(tenant) as s:
-        for table, columns in ENCRYPTED.values():
+        for table, columns in encrypted_tables().values():
             total += (
                 await s.scalar(
                     select(func.count()).select_from(table).where(_stale(table, columns, version))
@@ -84,7 +145,7 @@ async def reencrypt(
 ) -> int:
     """Re-encrypt rows still under older keys, one short transaction per batch."""
     done = 0
-    for name, (table, columns) in ENCRYPTED.items():
+    for name, (table, columns) in encrypted_tables().items():
         while True:
             async with tenant_session(tenant) as s:
                 cipher = await fields.cipher_for(s, tenant.id)
@@ -121,8 +182,9 @@ async def rotate(
     batch: int = 500,
     on_start: Callable[[int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    settle: float | None = None,
 ) -> RotationReport:
-    version, rewrapped = await start_new_version(tenant)
+    version, rewrapped = await start_new_version(tenant, settle)
     if on_start:
         on_start(await count_stale(tenant, version))
     n = await reencrypt(tenant, version, batch, on_batch)

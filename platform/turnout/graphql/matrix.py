@@ -57,8 +57,15 @@ def rules(types: list[tuple[type, str]]) -> list[Rule]:
                     out.append(Rule(type_name, name, tuple(cls.perms)))
                 elif issubclass(cls, Authenticated):
                     out.append(Rule(type_name, name, (), authenticated_only=True))
-    return sorted(out, key=lambda r: (r.type_name != "Query", r.type_name != "Mutation",
-                                      r.type_name, r.field_name))
+    return sorted(
+        out,
+        key=lambda r: (
+            r.type_name != "Query",
+            r.type_name != "Mutation",
+            r.type_name,
+            r.field_name,
+        ),
+    )
 
 
 def markdown(types: list[tuple[type, str]]) -> str:
@@ -87,11 +94,17 @@ def markdown(types: list[tuple[type, str]]) -> str:
             outcome = rule.outcome(perms)
             if outcome != DENIED:
                 scopes.append(scope + (" (masked)" if outcome == MASKED else ""))
-        lines.append(f"| `{rule.type_name}.{rule.field_name}` | {rule.requirement} | "
-                     + " | ".join(cells) + f" | {', '.join(scopes) or '—'} |")
+        lines.append(
+            f"| `{rule.type_name}.{rule.field_name}` | {rule.requirement} | "
+            + " | ".join(cells)
+            + f" | {', '.join(scopes) or '—'} |"
+        )
     lines += ["", "## Roles and scopes", "", "| role or scope | permissions |", "|---|---|"]
-    lines += [f"| {r.value} | {', '.join(sorted(p.value for p in ROLE_PERMISSIONS[r]))} |"
-              for r in roles]
-    lines += [f"| scope `{s}` | {', '.join(sorted(p.value for p in perms))} |"
-              for s, perms in sorted(SCOPE_PERMISSIONS.items())]
+    lines += [
+        f"| {r.value} | {', '.join(sorted(p.value for p in ROLE_PERMISSIONS[r]))} |" for r in roles
+    ]
+    lines += [
+        f"| scope `{s}` | {', '.join(sorted(p.value for p in perms))} |"
+        for s, perms in sorted(SCOPE_PERMISSIONS.items())
+    ]
     return "\n".join(lines) + "\n"

@@ -60,8 +60,13 @@ def permission_doc() -> str:
     packs = list(all_packs().values())
     queries = [*BASE_QUERIES, *(t for p in packs for t in p.query_types)]
     mutations = [*BASE_MUTATIONS, *(t for p in packs for t in p.mutation_types)]
-    return markdown([*((t, "Query") for t in queries), *((t, "Mutation") for t in mutations),
-                     *((t, t.__strawberry_definition__.name) for t in NODE_TYPES)])
+    return markdown(
+        [
+            *((t, "Query") for t in queries),
+            *((t, "Mutation") for t in mutations),
+            *((t, t.__strawberry_definition__.name) for t in NODE_TYPES),
+        ]
+    )
 
 
 def sdl(packs: frozenset[str] = frozenset()) -> str:

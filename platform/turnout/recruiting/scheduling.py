@@ -14,6 +14,7 @@ from ..crypto.fields import TenantCipher
 from ..kit.clock import clock
 from ..kit.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
 from ..kit.ids import new_secret, sha256_hex
+from ..kit.timezones import valid_time_zone
 from .models import (
     INTERVIEW_KINDS,
     Application,
@@ -50,7 +51,7 @@ async def add_interviewer(
     p = []
     if not 1 <= len(name.strip()) <= 200:
         p.append(FieldProblem("name", "must be 1-200 characters"))
-    if time_zone not in zoneinfo.available_timezones():
+    if not valid_time_zone(time_zone):
         p.append(FieldProblem("timeZone", f"unknown time zone {time_zone!r}"))
     if p:
         raise InvalidInput(problems=p)
@@ -437,7 +438,7 @@ def interviews_query(
     starts_from: datetime | None = None,
     starts_to: datetime | None = None,
 ):
-    stmt = select(Interview)
+    stmt = select(Interview.__table__)
     if state:
         if state not in TRANSITIONS:
             raise invalid("filter.state", f"must be one of {', '.join(TRANSITIONS)}")

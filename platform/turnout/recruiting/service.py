@@ -6,18 +6,18 @@ import csv
 import io
 import re
 import uuid
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select
+from sqlalchemy import Select, and_, func, insert, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
 from ..kit.clock import clock
 from ..kit.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
 from ..kit.pagination import decode_cursor, encode_cursor, page_size
+from ..kit.timezones import valid_time_zone
 from .models import (
     CHANNELS,
     JOB_STATUSES,
@@ -154,10 +154,10 @@ async def paginate(
     if after:
         at, rid = decode_cursor(after, 2)
         try:
-            stmt = stmt.where((a, b) > (datetime.fromisoformat(at), uuid.UUID(rid)))
+            stmt = stmt.where(tuple_(a, b) > tuple_(datetime.fromisoformat(at), uuid.UUID(rid)))
         except ValueError as exc:
             raise invalid("after", "not a cursor this API issued") from exc
-    rows = list((await session.execute(stmt.order_by(a, b).limit(n + 1))).scalars())
+    rows = list((await session.execute(stmt.order_by(a, b).limit(n + 1))).all())
     total = None
     if want_total:
         total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
@@ -170,7 +170,7 @@ def jobs_query(
     family: str | None = None,
     search: str | None = None,
 ) -> Select:
-    stmt = select(Job)
+    stmt = select(Job.__table__)
     if status:
         stmt = stmt.where(Job.status == status)
     if priority:
@@ -235,7 +235,7 @@ def check_candidate(f: CandidateFields, creating: bool, prefix: str = "") -> Can
                 "reached: phone, email, WeChat or app push",
             )
         )
-    if f.time_zone is not None and f.time_zone not in zoneinfo.available_timezones():
+    if f.time_zone is not None and not valid_time_zone(f.time_zone):
         p.append(FieldProblem(f"{prefix}timeZone", f"unknown time zone {f.time_zone!r}"))
     if f.locale is not None and f.locale not in LOCALES:
         p.append(FieldProblem(f"{prefix}locale", f"must be one of {', '.join(LOCALES)}"))
@@ -354,7 +354,7 @@ def candidates_query(
     created_to: datetime | None = None,
     interviewer_id: uuid.UUID | None = None,
 ) -> Select:
-    stmt = select(Candidate)
+    stmt = select(Candidate.__table__)
     if stage or job_id:
         conds = [Application.candidate_id == Candidate.id]
         if stage:
@@ -488,10 +488,10 @@ SOURCE_LENGTH = Candidate.__table__.c.source.type.length
 
 def _storage_problems(row: dict[str, str], f: CandidateFields) -> list[FieldProblem]:
     """What check_candidate lets through but the database would refuse."""
-    p = [
+    p = [  # stored as text (the others are validated against lists, or encrypted)
         FieldProblem(k, "contains a NUL character")
-        for k, v in row.items()
-        if k and v and "\x00" in v
+        for k in ("name", "tags", "source")
+        if "\x00" in (row.get(k) or "")
     ]
     if f.source and len(f.source) > SOURCE_LENGTH:
         p.append(FieldProblem("source", f"must be at most {SOURCE_LENGTH} characters"))
@@ -559,7 +559,10 @@ async def import_candidates(
                 continue
             clashes = [
                 RowProblem(i, name, f"duplicate of row {seen[value]} in this file")
-                for name, value, seen in (("phone", f.phone, seen_phone), ("email", f.email, seen_email))
+                for name, value, seen in (
+                    ("phone", f.phone, seen_phone),
+                    ("email", f.email, seen_email),
+                )
                 if value and value in seen
             ]
             if clashes:

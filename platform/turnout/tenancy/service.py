@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from ..db.migrate import (
 from ..db.session import create_schema, public_session
 from ..kit.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
 from ..kit.pagination import decode_cursor, page_size
+from ..kit.timezones import valid_time_zone
 from ..rules.registry import check_pack_names, get_pack
 from .models import PackSetting, Tenant
 
@@ -57,7 +57,7 @@ def check_new_tenant(spec: NewTenant) -> list[str]:
         )
     if not spec.name.strip() or len(spec.name) > 200:
         problems.append(FieldProblem("name", "must be 1-200 characters"))
-    if spec.time_zone not in zoneinfo.available_timezones():
+    if not valid_time_zone(spec.time_zone):
         problems.append(FieldProblem("timeZone", f"unknown time zone {spec.time_zone!r}"))
     if spec.locale not in LOCALES:
         problems.append(FieldProblem("locale", f"must be one of {', '.join(LOCALES)}"))

@@ -8,7 +8,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ...auth.permissions import Perm, Role, permissions_for
@@ -36,6 +37,12 @@ from .types import (
     StageChangeType,
     gid,
 )
+
+
+def among(column, ids: Iterable[uuid.UUID]):
+    """`column = ANY($1)` with one uuid[] parameter: one SQL text (one prepared statement)
+    whatever the number of ids, where IN (...) would make a new one per size."""
+    return column == any_(bindparam(None, list(ids), type_=ARRAY(Uuid)))
 
 
 def sub(paths: frozenset[str], name: str) -> frozenset[str]:
@@ -73,8 +80,10 @@ class Loaders:
     async def _fetch(self, model, cache: dict, ids: Iterable[uuid.UUID | None]) -> dict:
         missing = {i for i in ids if i is not None and i not in cache}
         if missing:
-            rows = await self.session.execute(select(model).where(model.id.in_(missing)))
-            for r in rows.scalars():
+            rows = await self.session.execute(
+                select(model.__table__).where(among(model.id, missing))
+            )
+            for r in rows:
                 cache[r.id] = r
         return cache
 
@@ -146,28 +155,22 @@ class Loaders:
         apps: dict[uuid.UUID, list[ApplicationType]] = defaultdict(list)
         if "applications" in paths and ids:
             found = (
-                (
-                    await self.session.execute(
-                        select(Application)
-                        .where(Application.candidate_id.in_(ids))
-                        .order_by(Application.created_at, Application.id)
-                    )
+                await self.session.execute(
+                    select(Application.__table__)
+                    .where(among(Application.candidate_id, ids))
+                    .order_by(Application.created_at, Application.id)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
             for a in await self.applications(found, sub(paths, "applications")):
                 apps[a.candidate_pk].append(a)
         interviews: dict[uuid.UUID, list[InterviewType]] = defaultdict(list)
         if "interviews" in paths and ids:
-            stmt = select(Interview).where(Interview.candidate_id.in_(ids))
+            stmt = select(Interview.__table__).where(among(Interview.candidate_id, ids))
             if self.only_interviewer:
                 stmt = stmt.where(Interview.interviewer_id == self.only_interviewer)
             found = (
-                (await self.session.execute(stmt.order_by(Interview.opens_at, Interview.id)))
-                .scalars()
-                .all()
-            )
+                await self.session.execute(stmt.order_by(Interview.opens_at, Interview.id))
+            ).all()
             for i in await self.interviews(found, sub(paths, "interviews")):
                 interviews[i.candidate_pk].append(i)
         contacts = [
@@ -225,11 +228,11 @@ class Loaders:
         history: dict[uuid.UUID, list[StageChangeType]] = defaultdict(list)
         if "history" in paths and rows:
             changes = await self.session.execute(
-                select(StageChange)
-                .where(StageChange.application_id.in_([a.id for a in rows]))
+                select(StageChange.__table__)
+                .where(among(StageChange.application_id, [a.id for a in rows]))
                 .order_by(StageChange.id)
             )
-            for ch in changes.scalars():
+            for ch in changes:
                 history[ch.application_id].append(
                     StageChangeType(
                         from_stage=ch.from_stage, to_stage=ch.to_stage, at=ch.at, actor=ch.actor

@@ -173,7 +173,7 @@ class RecruitingQuery:
         async with scope(info) as L:
             return await _page(
                 L,
-                select(Interviewer),
+                select(Interviewer.__table__),
                 Interviewer,
                 first,
                 after,
@@ -193,7 +193,7 @@ class RecruitingQuery:
     ) -> Connection[SlotType]:
         pk = _pk(interviewer_id, "interviewerId", "Interviewer")
         async with scope(info) as L:
-            stmt = select(Slot)
+            stmt = select(Slot.__table__)
             if L.only_interviewer or pk:
                 stmt = stmt.where(Slot.interviewer_id == (L.only_interviewer or pk))
             if starts_from:
