@@ -249,7 +249,7 @@ async def keys_rotate(
 ) -> None:
     """New data key, keys re-wrapped under the current master key, rows re-encrypted in
     batches while the app keeps serving."""
-    from .crypto.rotation import rotate
+    from .crypto.rotation import rotate_all
     from .db.session import public_session
     from .tenancy import service
 
@@ -262,19 +262,19 @@ async def keys_rotate(
             else await service.list_tenants(session)
         )
     with Progress(console=err) as progress:
-        for t in targets:
-            task = progress.add_task(f"re-encrypting {t.slug}", total=None)
-            report = await rotate(
-                t.ref,
-                batch,
-                on_start=lambda n, task=task: progress.update(task, total=n),
-                on_batch=lambda n, task=task: progress.advance(task, n),
-            )
-            progress.console.print(
-                f"{report.tenant}: data key v{report.new_version} active, "
-                f"{report.reencrypted} rows re-encrypted, {report.rewrapped} keys re-wrapped",
-                highlight=False,
-            )
+        tasks = {t.slug: progress.add_task(f"re-encrypting {t.slug}", total=None) for t in targets}
+        reports = await rotate_all(
+            [t.ref for t in targets],
+            batch,
+            on_start=lambda slug, n: progress.update(tasks[slug], total=n),
+            on_batch=lambda slug, n: progress.advance(tasks[slug], n),
+        )
+    for report in reports:
+        out.print(
+            f"{report.tenant}: data key v{report.new_version} active, "
+            f"{report.reencrypted} rows re-encrypted, {report.rewrapped} keys re-wrapped",
+            highlight=False,
+        )
 
 
 # --- schema, migrate, serve ----------------------------------------------------------

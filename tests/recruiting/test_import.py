@@ -414,7 +414,7 @@ async def test_a_row_with_more_values_than_the_header_is_a_row_error(client):
 
 
 async def test_too_many_rows_is_a_file_error(client):
-    from turnout.recruiting.service import MAX_IMPORT_ROWS
+    from turnout.recruiting.csv_import import MAX_IMPORT_ROWS
 
     token = await admin_token(client)
     data = "name,phone\n" + "".join(f"P,{i:011d}\n" for i in range(MAX_IMPORT_ROWS + 1))

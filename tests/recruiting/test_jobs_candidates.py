@@ -78,6 +78,8 @@ async def test_job_create_update_and_bad_input(client, admin):
             },
             ["consent"],
         ),
+        ({"name": "A", "phone": "13812345678", "source": "x" * 81}, ["source"]),
+        ({"name": "A\u0000B", "phone": "13812345678"}, ["name"]),
     ],
 )
 async def test_create_candidate_bad_input(client, admin, inp, path):

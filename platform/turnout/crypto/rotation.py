@@ -191,6 +191,28 @@ async def rotate(
     return RotationReport(tenant.slug, version, rewrapped, n)
 
 
+async def rotate_all(
+    tenants: list[TenantRef],
+    batch: int = 500,
+    on_start: Callable[[str, int], None] | None = None,
+    on_batch: Callable[[str, int], None] | None = None,
+    settle: float | None = None,
+) -> list[RotationReport]:
+    """Every tenant gets its new key first, so all of them wait out the key caches once."""
+    added = [(t, *await _add_version(t)) for t in tenants]
+    await asyncio.sleep(settle_seconds() if settle is None else settle)
+    reports = []
+    for t, version, rewrapped in added:
+        await _activate(t, version)
+        if on_start:
+            on_start(t.slug, await count_stale(t, version))
+        n = await reencrypt(
+            t, version, batch, (lambda k, slug=t.slug: on_batch(slug, k)) if on_batch else None
+        )
+        reports.append(RotationReport(t.slug, version, rewrapped, n))
+    return reports
+
+
 async def ensure_keys(tenant_ids: list[uuid.UUID]) -> int:
     """Give keys to tenants created before field encryption existed."""
     async with public_session() as s:

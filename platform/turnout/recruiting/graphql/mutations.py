@@ -15,7 +15,7 @@ from ...graphql.lookahead import selected_paths
 from ...graphql.permissions import any_of, requires
 from ...graphql.relay import from_global
 from ...kit.errors import FieldProblem, InvalidInput, ServiceError, invalid
-from .. import scheduling, service
+from .. import csv_import, scheduling, service
 from .loaders import sub
 from .scope import actor, scope
 from .types import (
@@ -279,7 +279,7 @@ class RecruitingMutation:
         try:
             data = await _csv_text(csv, file)
             async with scope(info) as L:
-                report = await service.import_candidates(L.session, L.cipher, data, partial)
+                report = await csv_import.import_candidates(L.session, L.cipher, data, partial)
                 committed = partial or not report.problems
                 if committed:
                     await L.session.commit()
