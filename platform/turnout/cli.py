@@ -34,6 +34,10 @@ clients_app = typer.Typer(no_args_is_help=True, help="Integrators' OAuth2 client
 schema_app = typer.Typer(no_args_is_help=True, help="The GraphQL schema.")
 keys_app = typer.Typer(no_args_is_help=True, help="Tenant data keys.")
 app.add_typer(keys_app, name="keys")
+scheduler_app = typer.Typer(
+    help="Claims due notifications and hands them to the workers.", invoke_without_command=True
+)
+app.add_typer(scheduler_app, name="scheduler")
 permissions_app = typer.Typer(no_args_is_help=True, help="Roles, scopes and fields.")
 app.add_typer(permissions_app, name="permissions")
 
@@ -237,6 +241,56 @@ async def clients_create(
     )
 
 
+# --- scheduler -----------------------------------------------------------------------
+
+
+@scheduler_app.callback()
+def scheduler_loop(ctx: typer.Context, interval: float = 1.0) -> None:
+    """Without a subcommand: run passes every `interval` seconds until stopped."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _scheduler_forever(interval)
+
+
+@run
+async def _scheduler_forever(interval: float) -> None:
+    from .broker import broker_from_url, use_broker
+    from .delivery.tasks import tick
+
+    url = get_settings().broker_url
+    use_broker(broker_from_url(url))
+    while True:
+        n = await tick(inline=url is None)
+        if n:
+            err.print(f"queued {n} notifications")
+        await asyncio.sleep(interval)
+
+
+@scheduler_app.command("tick")
+@run
+async def scheduler_tick(
+    at: Annotated[str | None, typer.Option(help="ISO time to act as now")] = None,
+) -> None:
+    """One pass: claim every due notification and enqueue it."""
+    from datetime import datetime
+
+    from .broker import broker_from_url, use_broker
+    from .delivery.tasks import tick
+
+    when = None
+    if at:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            fail(f"--at {at!r} is not an ISO time, e.g. 2026-12-01T09:00:00+08:00")
+        if when.tzinfo is None:
+            fail("--at needs a time zone offset, e.g. 2026-12-01T09:00:00+08:00")
+    url = get_settings().broker_url
+    use_broker(broker_from_url(url))
+    n = await tick(when, inline=url is None)
+    out.print(f"{'queued' if url else 'sent'} {n} notifications")
+
+
 # --- keys ----------------------------------------------------------------------------
 
 
@@ -329,6 +383,28 @@ async def _migrate(concurrency: int) -> int:
         + (f", {failures} failed" if failures else "")
     )
     return failures
+
+
+@app.command()
+def sandbox(
+    host: str = "127.0.0.1",
+    port: int = 8025,
+    smtp_port: int = 2525,
+    fail_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    delay: Annotated[float, typer.Option(min=0.0, max=60.0, help="Seconds per request")] = 0.0,
+) -> None:
+    """Run a local provider for every channel (HTTP + SMTP) that records what it gets."""
+    import uvicorn
+
+    from . import sandbox as sb
+
+    recorder = sb.Recorder(fail_rate=fail_rate, delay=delay)
+    smtp = sb.start_smtp(recorder, host, smtp_port)
+    out.print(f"sandbox: http://{host}:{port}/ (providers), smtp://{host}:{smtp_port}")
+    try:
+        uvicorn.run(sb.create_app(recorder), host=host, port=port, log_level="warning")
+    finally:
+        smtp.stop()
 
 
 @app.command()

@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     # `turnout keys rotate` re-wraps them under the current one.
     previous_master_keys: list[str] = Field(default_factory=list)
     data_dir: Path = Path(".turnout")
+    # Where candidates' links point (the portal and tracked links).
+    public_url: str = "http://127.0.0.1:8000"
+    # Providers: an SMTP server for email, and one base URL for the HTTP channels (SMS,
+    # voice, WeChat, push); `turnout sandbox` serves both for the demo and the tests.
+    smtp_url: str | None = None
+    provider_url: str | None = None
+    provider_token: str = ""
+    email_sender: str = "Turnout <reminders@turnout.example>"
     # Subdomains of this host name a tenant: acme.localhost -> tenant "acme".
     base_domain: str = "localhost"
     # "all" or "authenticated": who may run introspection queries.

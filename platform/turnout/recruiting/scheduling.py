@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
+from ..delivery import service as delivery
 from ..kit.clock import clock
 from ..kit.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
 from ..kit.ids import new_secret, sha256_hex
@@ -352,6 +353,8 @@ async def schedule(
     session.add(interview)
     await record_stage(session, app, "interview_scheduled", actor)
     await session.flush()
+    # The reminders are written in this transaction: committed together or not at all.
+    await delivery.plan_for_interview(session, cipher, interview)
     return interview
 
 
@@ -418,6 +421,8 @@ async def transition(
         raise Conflict("the interview changed meanwhile; reload and retry", "id")
     if to in ("cancelled", "rescheduled"):
         await _release(session, interview.slot_id)
+    if to in delivery.FINAL_INTERVIEW_STATES:
+        await delivery.void_for_interview(session, interview.id)
     if to in STAGE_AFTER:
         app = await session.get(Application, interview.application_id)
         await record_stage(session, app, STAGE_AFTER[to], actor)

@@ -1,0 +1,68 @@
+"""Reminder policies, the notification outbox and dead letters (tenant schema)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, String, Uuid, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db.base import TenantBase
+
+# pending -> queued (claimed by the scheduler) -> sent -> delivered -> opened; or failed,
+# bounced; void when the interview was cancelled or moved; skipped when its condition no
+# longer held at send time.
+OPEN_STATES = ("pending", "queued")
+
+
+def _ts(**kw: Any) -> Any:
+    return mapped_column(DateTime(timezone=True), **kw)
+
+
+class ReminderPolicy(TenantBase):
+    __tablename__ = "reminder_policies"
+
+    priority: Mapped[str] = mapped_column(String(16), primary_key=True)
+    body: Mapped[dict] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = _ts(server_default=func.now(), onupdate=func.now())
+    updated_by: Mapped[str] = mapped_column(String(120), default="")
+
+
+class Notification(TenantBase):
+    __tablename__ = "notifications"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    interview_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.interviews.id"))
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.candidates.id"))
+    step: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="reminder")
+    condition: Mapped[str] = mapped_column(String(32), default="always")
+    escalate_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    escalate_channel: Mapped[str | None] = mapped_column(String(16))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    due_at: Mapped[datetime] = _ts()
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = _ts()
+    provider_ref: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str] = mapped_column(String(1000), default="")
+    sent_at: Mapped[datetime | None] = _ts()
+    delivered_at: Mapped[datetime | None] = _ts()
+    opened_at: Mapped[datetime | None] = _ts()
+    created_at: Mapped[datetime] = _ts(server_default=func.now())
+    updated_at: Mapped[datetime] = _ts(server_default=func.now(), onupdate=func.now())
+
+
+class DeadLetter(TenantBase):
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    notification_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.notifications.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(String(2000))
+    attempts: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = _ts(server_default=func.now())

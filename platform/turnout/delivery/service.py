@@ -1,0 +1,302 @@
+"""Reminder policies, the outbox (rows written with the change that causes them), claiming
+due rows, and delivering one notification through its channel."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..crypto.fields import TenantCipher
+from ..kit.clock import clock
+from ..recruiting.models import Candidate, Interview, Job
+from . import policy as policies
+from .channels import Channel, Message, PermanentError, TransientError
+from .models import OPEN_STATES, DeadLetter, Notification, ReminderPolicy
+from .templates import render
+
+MAX_ATTEMPTS = 5
+LEASE = timedelta(minutes=2)
+CHANNEL_ORDER = ("sms", "email", "wechat", "push", "voice")
+ADDRESS = {
+    "sms": "phone_enc",
+    "voice": "phone_enc",
+    "email": "email_enc",
+    "wechat": "wechat_openid_enc",
+    "push": "push_token_enc",
+}
+FINAL_INTERVIEW_STATES = ("cancelled", "rescheduled", "completed", "no_show", "started")
+
+
+# --- policies ------------------------------------------------------------------------
+
+
+async def policy_for(session: AsyncSession, priority: str = "") -> policies.Policy:
+    """The policy for a job priority, else the tenant's default, else the built-in one."""
+    rows = {
+        r.priority: r
+        for r in (
+            await session.execute(
+                select(ReminderPolicy).where(ReminderPolicy.priority.in_([priority, ""]))
+            )
+        ).scalars()
+    }
+    row = rows.get(priority) or rows.get("")
+    return policies.Policy.from_json(row.body) if row else policies.DEFAULT
+
+
+async def set_policy(
+    session: AsyncSession, priority: str, policy: policies.Policy, actor: str
+) -> policies.Policy:
+    from ..kit.errors import invalid
+    from ..recruiting.models import PRIORITIES
+
+    if priority not in ("", *PRIORITIES):
+        raise invalid("priority", f"must be empty (the default) or one of {', '.join(PRIORITIES)}")
+    policies.check(policy)
+    row = await session.get(ReminderPolicy, priority)
+    if row is None:
+        session.add(ReminderPolicy(priority=priority, body=policy.to_json(), updated_by=actor))
+    else:
+        row.body, row.updated_by = policy.to_json(), actor
+    await session.flush()
+    return policy
+
+
+# --- the outbox ----------------------------------------------------------------------
+
+
+def reachable(c: Candidate, cipher: TenantCipher) -> dict[str, str]:
+    """Channel -> address, for channels with an address and no refused consent."""
+    out = {}
+    for channel in CHANNEL_ORDER:
+        column = ADDRESS[channel]
+        blob = getattr(c, column)
+        if blob is None or c.consent.get(channel) is False:
+            continue
+        out[channel] = cipher.decrypt(blob, "candidates", column, c.id)
+    return out
+
+
+async def plan_for_interview(
+    session: AsyncSession, cipher: TenantCipher, interview: Interview
+) -> list[Notification]:
+    """Write the interview's reminders into the outbox, in the caller's transaction."""
+    cand = await session.get(Candidate, interview.candidate_id)
+    job = await session.get(Job, interview.job_id)
+    pol = await policy_for(session, job.priority)
+    planned = policies.plan(
+        pol,
+        interview.kind,
+        interview.opens_at,
+        interview.closes_at,
+        cand.time_zone,
+        clock.now(),
+        list(reachable(cand, cipher)),
+    )
+    rows = [
+        Notification(
+            id=uuid.uuid4(),
+            interview_id=interview.id,
+            candidate_id=cand.id,
+            step=p.step,
+            channel=p.channel,
+            condition=p.condition,
+            escalate_after_minutes=p.escalate_after_minutes,
+            escalate_channel=p.escalate_channel,
+            due_at=p.due_at,
+            status="pending",
+        )
+        for p in planned
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def void_for_interview(session: AsyncSession, interview_id: uuid.UUID) -> int:
+    done = await session.execute(
+        update(Notification)
+        .where(Notification.interview_id == interview_id, Notification.status.in_(OPEN_STATES))
+        .values(status="void", claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return done.rowcount or 0
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, limit: int = 500, lease: timedelta = LEASE
+) -> list[uuid.UUID]:
+    """Due rows, and rows whose claim ran out, marked queued for a lease; SKIP LOCKED lets
+    several schedulers claim side by side without taking the same row."""
+    due = (
+        select(Notification.id)
+        .where(
+            ((Notification.status == "pending") & (Notification.due_at <= now))
+            | ((Notification.status == "queued") & (Notification.claimed_until < now))
+        )
+        .order_by(Notification.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = await session.execute(
+        update(Notification)
+        .where(Notification.id.in_(due.scalar_subquery()))
+        .values(status="queued", claimed_until=now + lease)
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(rows.scalars())
+
+
+# --- delivering one notification -----------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    status: str
+    detail: str = ""
+
+
+def backoff(attempt: int) -> timedelta:
+    """Exponential with full jitter: up to 30 s, 60 s, 120 s, ... capped at 30 minutes."""
+    return timedelta(seconds=random.uniform(1, min(30 * 2 ** (attempt - 1), 1800)))
+
+
+def when_text(at: datetime, tz: str, locale: str) -> str:
+    local = at.astimezone(ZoneInfo(tz))
+    return local.strftime("%Y-%m-%d %H:%M") + (f" ({tz})" if locale != "zh-CN" else "")
+
+
+async def deliver(
+    session: AsyncSession,
+    cipher: TenantCipher,
+    nid: uuid.UUID,
+    channels: dict[str, Channel],
+    link_for,
+    tenant_name: str,
+) -> Outcome:
+    """Send one claimed notification. Idempotent: anything not `queued` is left alone."""
+    n = await session.get(Notification, nid)
+    if n is None or n.status != "queued":
+        return Outcome("noop", n.status if n else "missing")
+    interview = await session.get(Interview, n.interview_id)
+    cand = await session.get(Candidate, n.candidate_id)
+    job = await session.get(Job, interview.job_id)
+    skip = await _skip_reason(session, n, interview)
+    if skip:
+        await _finish(session, n, "void" if skip == "void" else "skipped", error=skip)
+        return Outcome(n.status, skip)
+    address = reachable(cand, cipher).get(n.channel)
+    channel = channels.get(n.channel)
+    if address is None or channel is None:
+        reason = "no address or consent" if address is None else "channel not configured"
+        return await _fail(session, n, cand, cipher, reason)
+    subject, body = render(
+        n.channel,
+        cand.locale,
+        name=cand.name,
+        job=job.title,
+        when=when_text(interview.opens_at, cand.time_zone, cand.locale),
+        link=link_for(n),
+        tenant=tenant_name,
+    )
+    attempts = n.attempts + 1
+    await session.execute(
+        update(Notification).where(Notification.id == n.id).values(attempts=attempts)
+    )
+    await session.commit()  # no transaction stays open while the provider is called
+    try:
+        ref = await channel.send(Message(str(n.id), n.channel, address, subject, body))
+    except TransientError as exc:
+        if attempts >= MAX_ATTEMPTS:
+            return await _fail(session, n, cand, cipher, str(exc))
+        await _finish(session, n, "pending", error=str(exc), due_at=clock.now() + backoff(attempts))
+        return Outcome("retry", str(exc))
+    except PermanentError as exc:
+        return await _fail(session, n, cand, cipher, str(exc))
+    await _finish(session, n, "sent", provider_ref=ref, sent_at=clock.now())
+    if n.escalate_after_minutes and n.escalate_channel:
+        session.add(
+            Notification(
+                id=uuid.uuid4(),
+                interview_id=n.interview_id,
+                candidate_id=n.candidate_id,
+                step=n.step,
+                channel=n.escalate_channel,
+                kind="escalation",
+                condition="not_opened",
+                parent_id=n.id,
+                status="pending",
+                due_at=clock.now() + timedelta(minutes=n.escalate_after_minutes),
+            )
+        )
+    await session.commit()
+    return Outcome("sent", ref)
+
+
+async def _skip_reason(session: AsyncSession, n: Notification, interview: Interview) -> str:
+    if interview.state in FINAL_INTERVIEW_STATES:
+        return "void"
+    if n.condition == "not_confirmed" and interview.state == "confirmed":
+        return "already confirmed"
+    if n.condition == "not_opened" and n.parent_id:
+        parent = await session.get(Notification, n.parent_id)
+        if parent is not None and parent.opened_at is not None:
+            return "the reminder was opened"
+    return ""
+
+
+async def _finish(
+    session: AsyncSession, n: Notification, status: str, error: str = "", **values
+) -> None:
+    await session.execute(
+        update(Notification)
+        .where(Notification.id == n.id, Notification.status == "queued")
+        .values(status=status, last_error=error[:1000], claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    await session.commit()
+    await session.refresh(n)
+
+
+async def _fail(
+    session: AsyncSession, n: Notification, cand: Candidate, cipher: TenantCipher, error: str
+) -> Outcome:
+    """Failed for good: a dead letter, and the same step on the candidate's next channel."""
+    await _finish(session, n, "failed", error=error)
+    session.add(
+        DeadLetter(notification_id=n.id, channel=n.channel, error=error[:2000], attempts=n.attempts)
+    )
+    used = set(
+        (
+            await session.execute(
+                select(Notification.channel).where(
+                    Notification.interview_id == n.interview_id, Notification.step == n.step
+                )
+            )
+        ).scalars()
+    )
+    nxt = next((c for c in reachable(cand, cipher) if c not in used), None)
+    if nxt:
+        session.add(
+            Notification(
+                id=uuid.uuid4(),
+                interview_id=n.interview_id,
+                candidate_id=n.candidate_id,
+                step=n.step,
+                channel=nxt,
+                kind="fallback",
+                condition=n.condition,
+                parent_id=n.id,
+                status="pending",
+                due_at=clock.now(),
+            )
+        )
+    await session.commit()
+    return Outcome("failed", error)

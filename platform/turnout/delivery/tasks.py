@@ -1,0 +1,77 @@
+"""The delivery actor and the scheduler that feeds it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from ..broker import run_async, task
+from ..config import Settings, get_settings
+from ..crypto.fields import cipher_for
+from ..db.session import public_session, tenant_session
+from ..kit.clock import clock
+from ..tenancy.models import Tenant
+from ..tenancy.service import list_tenants, tenant_by_slug
+from . import links, service
+from .channels import Channel, HttpProvider, SmtpEmail
+
+
+def channels_from(settings: Settings) -> dict[str, Channel]:
+    out: dict[str, Channel] = {}
+    if settings.smtp_url:
+        hostport = settings.smtp_url.split("://", 1)[-1]
+        host, _, port = hostport.partition(":")
+        out["email"] = SmtpEmail(host, int(port or 25), settings.email_sender)
+    if settings.provider_url:
+        for name in ("sms", "voice", "wechat", "push"):
+            out[name] = HttpProvider(settings.provider_url, name, settings.provider_token)
+    return out
+
+
+async def send_now(
+    tenant_slug: str, notification_id: str, settings: Settings | None = None
+) -> service.Outcome:
+    settings = settings or get_settings()
+    async with public_session() as s:
+        tenant = await tenant_by_slug(s, tenant_slug)
+    async with tenant_session(tenant.ref) as s:
+        cipher = await cipher_for(s, tenant.id)
+        return await service.deliver(
+            s,
+            cipher,
+            uuid.UUID(notification_id),
+            channels_from(settings),
+            lambda n: f"{settings.public_url}/r/{links.token(tenant.slug, n.id)}",
+            tenant.name,
+        )
+
+
+@task("delivery.send", max_retries=0)  # retries are the outbox's: rows, with backoff
+def send(tenant_slug: str, notification_id: str) -> None:
+    run_async(send_now(tenant_slug, notification_id))
+
+
+async def claim(at: datetime | None = None, limit: int = 1000) -> list[tuple[str, str]]:
+    """Claim what is due in every active tenant: (tenant slug, notification id) pairs."""
+    now = at or clock.now()
+    async with public_session() as s:
+        tenants: list[Tenant] = [t for t in await list_tenants(s) if t.active]
+    claimed = []
+    for t in tenants:
+        async with tenant_session(t.ref) as s:
+            ids = await service.claim_due(s, now, limit)
+            await s.commit()
+        claimed += [(t.slug, str(i)) for i in ids]
+    return claimed
+
+
+async def tick(at: datetime | None = None, inline: bool = False, limit: int = 1000) -> int:
+    """One scheduler pass. With a broker the workers send; `inline` sends here and now
+    (no broker configured: the embedded default, `scheduler tick` in a demo)."""
+    claimed = await claim(at, limit)
+    for slug, nid in claimed:
+        if inline:
+            await send_now(slug, nid)
+        else:
+            send.send(slug, nid)
+    return len(claimed)

@@ -1,0 +1,125 @@
+"""`turnout sandbox`: a local stand-in for every provider (SMS, voice, WeChat, push over
+HTTP, and an SMTP server) that records what it receives and shows it on a page. It honours
+idempotency keys, and can be told to fail a share of requests or to be slow."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import random
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.policy import default as email_policy
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+CHANNEL_PATHS = {
+    "/sms/messages": "sms",
+    "/voice/calls": "voice",
+    "/wechat/template": "wechat",
+    "/push/send": "push",
+}
+
+
+@dataclass
+class Recorder:
+    fail_rate: float = 0.0
+    delay: float = 0.0
+    messages: list[dict] = field(default_factory=list)
+    by_key: dict[str, dict] = field(default_factory=dict)
+    seen: Counter = field(default_factory=Counter)  # idempotency key -> requests
+
+    def record(self, channel: str, key: str, to: str, subject: str, body: str) -> dict:
+        self.seen[key] += 1
+        if key and key in self.by_key:
+            return self.by_key[key]
+        msg = {
+            "id": f"sb_{uuid.uuid4().hex[:16]}",
+            "channel": channel,
+            "to": to,
+            "subject": subject,
+            "body": body,
+            "idempotency_key": key,
+        }
+        self.messages.append(msg)
+        if key:
+            self.by_key[key] = msg
+        return msg
+
+
+class SmtpHandler:
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        mail = message_from_bytes(envelope.content, policy=email_policy)
+        body = mail.get_body(preferencelist=("plain",))
+        self.recorder.record(
+            "email",
+            mail.get("X-Idempotency-Key", ""),
+            ", ".join(envelope.rcpt_tos),
+            mail.get("Subject", ""),
+            body.get_content() if body else "",
+        )
+        return "250 OK"
+
+
+def create_app(recorder: Recorder) -> Starlette:
+    async def provider(request: Request) -> JSONResponse:
+        if recorder.delay:
+            await asyncio.sleep(recorder.delay)
+        if recorder.fail_rate and random.random() < recorder.fail_rate:
+            return JSONResponse({"error": "sandbox: told to fail"}, 503)
+        data = await request.json()
+        msg = recorder.record(
+            CHANNEL_PATHS[request.url.path],
+            request.headers.get("idempotency-key", ""),
+            str(data.get("to")),
+            str(data.get("subject", "")),
+            str(data.get("body", "")),
+        )
+        return JSONResponse({"id": msg["id"], "status": "queued"})
+
+    async def messages(request: Request) -> JSONResponse:
+        channel = request.query_params.get("channel")
+        return JSONResponse(
+            [m for m in recorder.messages if not channel or m["channel"] == channel]
+        )
+
+    async def stats(request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "messages": len(recorder.messages),
+                "requests": sum(recorder.seen.values()),
+                "keys_seen_more_than_once": sum(1 for n in recorder.seen.values() if n > 1),
+            }
+        )
+
+    async def page(request: Request) -> HTMLResponse:
+        rows = "".join(
+            f"<tr><td>{html.escape(m['channel'])}</td><td>{html.escape(m['to'])}</td>"
+            f"<td>{html.escape(m['subject'])}</td><td>{html.escape(m['body'])}</td></tr>"
+            for m in reversed(recorder.messages[-500:])
+        )
+        return HTMLResponse(
+            "<!doctype html><meta charset=utf-8><title>Turnout sandbox</title>"
+            "<h1>Sandbox: messages received</h1><table border=1 cellpadding=4>"
+            f"<tr><th>channel<th>to<th>subject<th>body</tr>{rows}</table>"
+        )
+
+    routes = [Route(p, provider, methods=["POST"]) for p in CHANNEL_PATHS]
+    routes += [Route("/messages", messages), Route("/stats", stats), Route("/", page)]
+    return Starlette(routes=routes)
+
+
+def start_smtp(recorder: Recorder, host: str, port: int):
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(SmtpHandler(recorder), hostname=host, port=port)
+    controller.start()
+    return controller
