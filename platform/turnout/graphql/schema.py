@@ -9,6 +9,7 @@ from strawberry.tools import merge_types
 
 from ..auth.graphql import AuthMutation, AuthQuery
 from ..config import Settings, get_settings
+from ..delivery.graphql import DeliveryMutation, DeliveryQuery
 from ..recruiting.graphql import RecruitingMutation, RecruitingQuery
 from ..recruiting.graphql.types import (
     ApplicationType,
@@ -24,8 +25,13 @@ from .limits import extensions
 
 NODE_TYPES = [JobType, CandidateType, ApplicationType, InterviewType, InterviewerType, SlotType]
 
-BASE_QUERIES: tuple[type, ...] = (AuthQuery, TenancyQuery, RecruitingQuery)
-BASE_MUTATIONS: tuple[type, ...] = (AuthMutation, TenancyMutation, RecruitingMutation)
+BASE_QUERIES: tuple[type, ...] = (AuthQuery, TenancyQuery, RecruitingQuery, DeliveryQuery)
+BASE_MUTATIONS: tuple[type, ...] = (
+    AuthMutation,
+    TenancyMutation,
+    RecruitingMutation,
+    DeliveryMutation,
+)
 
 
 def build_schema(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...auth.permissions import Perm, Role, permissions_for
 from ...auth.principal import Principal
 from ...crypto.fields import TenantCipher
+from ...delivery.models import Notification
 from ..models import (
     Application,
     Candidate,
@@ -33,6 +34,7 @@ from .types import (
     InterviewerType,
     InterviewType,
     JobType,
+    NotificationType,
     SlotType,
     StageChangeType,
     gid,
@@ -274,6 +276,27 @@ class Loaders:
             cache = await self._fetch(Slot, self._slots, [i.slot_id for i in rows])
             found = [cache[s] for s in {i.slot_id for i in rows} if s in cache]
             slots = {s.pk: s for s in await self.slots(found, sub(paths, "slot"))}
+        notes: dict[uuid.UUID, list[NotificationType]] = defaultdict(list)
+        if "notifications" in paths and rows:
+            found = await self.session.execute(
+                select(Notification.__table__)
+                .where(among(Notification.interview_id, [i.id for i in rows]))
+                .order_by(Notification.due_at, Notification.channel)
+            )
+            for n in found:
+                notes[n.interview_id].append(
+                    NotificationType(
+                        channel=n.channel,
+                        kind=n.kind,
+                        status=n.status,
+                        due_at=n.due_at,
+                        attempts=n.attempts,
+                        last_error=n.last_error,
+                        sent_at=n.sent_at,
+                        delivered_at=n.delivered_at,
+                        opened_at=n.opened_at,
+                    )
+                )
         link = "candidateLink" in paths and self.principal.can(Perm.INTERVIEWS_WRITE)
         out = []
         for i in rows:
@@ -295,6 +318,7 @@ class Loaders:
                     job=jobs.get(i.job_id),
                     candidate=cands.get(i.candidate_id),
                     slot=slots.get(i.slot_id),
+                    notifications=notes.get(i.id, []) if "notifications" in paths else None,
                 )
             )
         return out

@@ -80,6 +80,19 @@ class ChannelConsentType:
     granted: bool
 
 
+@strawberry.type(name="Notification")
+class NotificationType:
+    channel: str
+    kind: str = strawberry.field(description="reminder, escalation or fallback")
+    status: str
+    due_at: datetime
+    attempts: int
+    last_error: str
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    opened_at: datetime | None
+
+
 @strawberry.type(name="Interview")
 class InterviewType(Node):
     kind: str
@@ -98,6 +111,9 @@ class InterviewType(Node):
     candidate: CandidateType | None
     job: JobType | None
     slot: SlotType | None
+    notifications: list[NotificationType] | None = strawberry.field(
+        default=None, description="Its reminders: due, sent, delivered, opened or failed."
+    )
     pk: strawberry.Private[uuid.UUID]
     candidate_pk: strawberry.Private[uuid.UUID | None] = None
 

@@ -1,0 +1,231 @@
+"""Reminder policies, a preview of an interview's reminders, notifications, dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+import strawberry
+from sqlalchemy import select
+from strawberry.types import Info
+
+from ..auth.permissions import Perm
+from ..crypto.fields import cipher_for
+from ..graphql.connection import Connection
+from ..graphql.errors import as_error, result
+from ..graphql.lookahead import selected_paths
+from ..graphql.permissions import any_of, requires
+from ..graphql.relay import from_global, to_global
+from ..kit.clock import clock
+from ..kit.errors import ServiceError, invalid
+from ..recruiting.models import Candidate, Interview, Job
+from . import policy as policies
+from . import service
+from .models import DeadLetter
+
+
+@strawberry.type(name="ReminderStep")
+class ReminderStepType:
+    offset_minutes: int = strawberry.field(description="Minutes before the anchor.")
+    anchor: str
+    channels: list[str]
+    condition: str
+    escalate_after_minutes: int | None
+    escalate_channel: str | None
+
+
+@strawberry.type(name="ReminderPolicy")
+class ReminderPolicyType:
+    priority: str
+    steps: list[ReminderStepType]
+    quiet_start: str | None
+    quiet_end: str | None
+
+
+@strawberry.type(name="PlannedReminder")
+class PlannedReminderType:
+    step: int
+    channel: str
+    due_at: datetime
+    condition: str
+    moved_by_quiet_hours: bool
+
+
+@strawberry.type(name="DeadLetter")
+class DeadLetterType:
+    notification_id: strawberry.ID
+    channel: str
+    error: str
+    attempts: int
+    at: datetime
+
+
+@strawberry.input
+class ReminderStepInput:
+    offset_minutes: int
+    channels: list[str]
+    anchor: str = "start"
+    condition: str = "always"
+    escalate_after_minutes: int | None = None
+    escalate_channel: str | None = None
+
+
+@strawberry.input
+class ReminderPolicyInput:
+    steps: list[ReminderStepInput]
+    quiet_start: str | None = "21:00"
+    quiet_end: str | None = "08:00"
+
+
+@strawberry.type
+class ReminderPolicyPayload:
+    policy: ReminderPolicyType
+
+
+ReminderPolicyResult = result("ReminderPolicyResult", ReminderPolicyPayload)
+
+
+def _policy_type(priority: str, p: policies.Policy) -> ReminderPolicyType:
+    return ReminderPolicyType(
+        priority=priority,
+        steps=[
+            ReminderStepType(
+                offset_minutes=s.offset_minutes,
+                anchor=s.anchor,
+                channels=list(s.channels),
+                condition=s.condition,
+                escalate_after_minutes=s.escalate_after_minutes,
+                escalate_channel=s.escalate_channel,
+            )
+            for s in p.steps
+        ],
+        quiet_start=p.quiet_start.strftime("%H:%M") if p.quiet_start else None,
+        quiet_end=p.quiet_end.strftime("%H:%M") if p.quiet_end else None,
+    )
+
+
+def _hhmm(value: str | None, field: str) -> time | None:
+    if value is None:
+        return None
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise invalid(field, "must be a time as HH:MM") from None
+
+
+@strawberry.type
+class DeliveryQuery:
+    @strawberry.field(
+        permission_classes=[requires(Perm.SETTINGS_READ)],
+        description='The policy for a job priority; "" is the default.',
+    )
+    async def reminder_policy(self, info: Info, priority: str = "") -> ReminderPolicyType:
+        async with info.context.tenant_db() as s:
+            return _policy_type(priority, await service.policy_for(s, priority))
+
+    @strawberry.field(
+        permission_classes=[requires(Perm.INTERVIEWS_READ)],
+        description="The reminders an interview would get, and when.",
+    )
+    async def preview_reminders(
+        self, info: Info, interview_id: strawberry.ID
+    ) -> list[PlannedReminderType]:
+        pk = from_global(interview_id, "interviewId", "Interview")[1]
+        ctx = info.context
+        async with ctx.tenant_db() as s:
+            iv = await s.get(Interview, pk)
+            if iv is None:
+                return []
+            cand = await s.get(Candidate, iv.candidate_id)
+            job = await s.get(Job, iv.job_id)
+            cipher = await cipher_for(s, ctx.require_tenant().id)
+            pol = await service.policy_for(s, job.priority)
+            planned = policies.plan(
+                pol,
+                iv.kind,
+                iv.opens_at,
+                iv.closes_at,
+                cand.time_zone,
+                clock.now(),
+                list(service.reachable(cand, cipher)),
+            )
+        return [
+            PlannedReminderType(
+                step=p.step,
+                channel=p.channel,
+                due_at=p.due_at,
+                condition=p.condition,
+                moved_by_quiet_hours=p.moved_by_quiet_hours,
+            )
+            for p in planned
+        ]
+
+    @strawberry.field(
+        permission_classes=[any_of(Perm.INTERVIEWS_WRITE, Perm.SETTINGS_MANAGE)],
+        description="Messages that failed for good, newest first.",
+    )
+    async def dead_letters(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[DeadLetterType]:
+        from ..kit.pagination import decode_cursor, encode_cursor, page_size
+
+        n = page_size(first)
+        async with info.context.tenant_db() as s:
+            stmt = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(n + 1)
+            if after:
+                stmt = stmt.where(DeadLetter.id < int(decode_cursor(after, 1)[0]))
+            rows = list((await s.execute(stmt)).scalars())
+            total = None
+            if "totalCount" in selected_paths(info):
+                from sqlalchemy import func
+
+                total = await s.scalar(select(func.count()).select_from(DeadLetter))
+        return Connection.of(
+            [
+                (
+                    encode_cursor(d.id),
+                    DeadLetterType(
+                        notification_id=to_global("Notification", d.notification_id),
+                        channel=d.channel,
+                        error=d.error,
+                        attempts=d.attempts,
+                        at=d.at,
+                    ),
+                )
+                for d in rows[:n]
+            ],
+            len(rows) > n,
+            total,
+        )
+
+
+@strawberry.type
+class DeliveryMutation:
+    @strawberry.mutation(permission_classes=[requires(Perm.SETTINGS_MANAGE)])
+    async def set_reminder_policy(
+        self, info: Info, input: ReminderPolicyInput, priority: str = ""
+    ) -> ReminderPolicyResult:
+        ctx = info.context
+        try:
+            pol = policies.Policy(
+                steps=[
+                    policies.Step(
+                        offset_minutes=s.offset_minutes,
+                        channels=list(s.channels),
+                        anchor=s.anchor,
+                        condition=s.condition,
+                        escalate_after_minutes=s.escalate_after_minutes,
+                        escalate_channel=s.escalate_channel,
+                    )
+                    for s in input.steps
+                ],
+                quiet_start=_hhmm(input.quiet_start, "quietStart"),
+                quiet_end=_hhmm(input.quiet_end, "quietEnd"),
+            )
+            async with ctx.tenant_db() as s:
+                await service.set_policy(
+                    s, priority, pol, ctx.principal.email or ctx.principal.client_id or ""
+                )
+                await s.commit()
+        except ServiceError as exc:
+            return as_error(exc)
+        return ReminderPolicyPayload(policy=_policy_type(priority, pol))
