@@ -7,8 +7,11 @@ from .broker import broker_from_url, use_broker
 from .config import get_settings
 from .crypto.keys import keyring
 from .db.engine import db
+from .delivery import tasks as _delivery_tasks  # noqa: F401
 
 _settings = get_settings()
+if not _settings.broker_url:
+    raise SystemExit("set TURNOUT_BROKER_URL (redis://... or amqp://...) to run workers")
 keyring.configure(_settings)
 db.configure(_settings)
 broker = use_broker(broker_from_url(_settings.broker_url))
