@@ -19,6 +19,7 @@ from .config import Settings, get_settings
 from .crypto.keys import keyring
 from .db.engine import db
 from .db.session import public_session
+from .delivery import routes as delivery_routes
 from .graphql.endpoint import graphql_endpoint
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, configure: bool = True) -> Star
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
             Route("/oauth/token", token_endpoint, methods=["POST"]),
             Route("/healthz", healthz),
+            *delivery_routes.ROUTES,
         ],
         lifespan=lifespan,
     )

@@ -392,13 +392,24 @@ def sandbox(
     smtp_port: int = 2525,
     fail_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
     delay: Annotated[float, typer.Option(min=0.0, max=60.0, help="Seconds per request")] = 0.0,
+    receipt_delay: Annotated[
+        float, typer.Option(min=0.0, max=3600.0, help="Seconds before receipts")
+    ] = 2.0,
+    read_rate: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
 ) -> None:
-    """Run a local provider for every channel (HTTP + SMTP) that records what it gets."""
+    """Run a local provider for every channel (HTTP + SMTP) that records what it gets and
+    posts delivery and read receipts back, signed with TURNOUT_PROVIDER_WEBHOOK_SECRET."""
     import uvicorn
 
     from . import sandbox as sb
 
-    recorder = sb.Recorder(fail_rate=fail_rate, delay=delay)
+    recorder = sb.Recorder(
+        fail_rate=fail_rate,
+        delay=delay,
+        receipt_delay=receipt_delay,
+        read_rate=read_rate,
+        webhook_secret=get_settings().provider_webhook_secret,
+    )
     smtp = sb.start_smtp(recorder, host, smtp_port)
     out.print(f"sandbox: http://{host}:{port}/ (providers), smtp://{host}:{smtp_port}")
     try:

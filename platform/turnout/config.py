@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     provider_url: str | None = None
     provider_token: str = ""
     email_sender: str = "Turnout <reminders@turnout.example>"
+    # Shared with the providers: their status callbacks are HMAC-signed with it.
+    provider_webhook_secret: str = "change-me-provider-webhook-secret"
     # Subdomains of this host name a tenant: acme.localhost -> tenant "acme".
     base_domain: str = "localhost"
     # "all" or "authenticated": who may run introspection queries.

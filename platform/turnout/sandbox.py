@@ -30,6 +30,11 @@ CHANNEL_PATHS = {
 class Recorder:
     fail_rate: float = 0.0
     delay: float = 0.0
+    # Receipts: "delivered" after receipt_delay seconds, then "read" for a share of them.
+    receipt_delay: float | None = None
+    read_rate: float = 0.0
+    webhook_secret: str = "change-me-provider-webhook-secret"
+    receipts_sent: int = 0
     messages: list[dict] = field(default_factory=list)
     by_key: dict[str, dict] = field(default_factory=dict)
     seen: Counter = field(default_factory=Counter)  # idempotency key -> requests
@@ -76,6 +81,7 @@ def create_app(recorder: Recorder) -> Starlette:
         if recorder.fail_rate and random.random() < recorder.fail_rate:
             return JSONResponse({"error": "sandbox: told to fail"}, 503)
         data = await request.json()
+        known = request.headers.get("idempotency-key", "") in recorder.by_key
         msg = recorder.record(
             CHANNEL_PATHS[request.url.path],
             request.headers.get("idempotency-key", ""),
@@ -83,6 +89,11 @@ def create_app(recorder: Recorder) -> Starlette:
             str(data.get("subject", "")),
             str(data.get("body", "")),
         )
+        callback = str(data.get("status_callback") or "")
+        if callback and not known and recorder.receipt_delay is not None:
+            task = asyncio.create_task(_receipts(recorder, callback, msg["idempotency_key"]))
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
         return JSONResponse({"id": msg["id"], "status": "queued"})
 
     async def messages(request: Request) -> JSONResponse:
@@ -115,6 +126,35 @@ def create_app(recorder: Recorder) -> Starlette:
     routes = [Route(p, provider, methods=["POST"]) for p in CHANNEL_PATHS]
     routes += [Route("/messages", messages), Route("/stats", stats), Route("/", page)]
     return Starlette(routes=routes)
+
+
+_pending: set[asyncio.Task] = set()
+
+
+async def _receipts(recorder: Recorder, callback: str, key: str) -> None:
+    """Post signed receipts back, as a provider does; failures are only counted."""
+    import httpx
+    import orjson
+
+    from .delivery.receipts import sign
+
+    statuses = ["delivered"] + (["read"] if random.random() < recorder.read_rate else [])
+    async with httpx.AsyncClient(timeout=10) as client:
+        for status in statuses:
+            await asyncio.sleep(recorder.receipt_delay or 0)
+            body = orjson.dumps({"idempotency_key": key, "status": status})
+            try:
+                await client.post(
+                    callback,
+                    content=body,
+                    headers={
+                        "content-type": "application/json",
+                        "x-turnout-signature": sign(recorder.webhook_secret, body),
+                    },
+                )
+                recorder.receipts_sent += 1
+            except httpx.HTTPError:
+                pass
 
 
 def start_smtp(recorder: Recorder, host: str, port: int):

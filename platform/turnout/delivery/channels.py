@@ -28,6 +28,7 @@ class Message:
     subject: str
     body: str
     ics: bytes | None = None
+    status_callback: str = ""  # where the provider posts delivery receipts
 
 
 class Channel(Protocol):
@@ -88,7 +89,12 @@ class HttpProvider:
     timeout: float = 10.0
 
     async def send(self, message: Message) -> str:
-        payload = {"to": message.to, "body": message.body, "subject": message.subject}
+        payload = {
+            "to": message.to,
+            "body": message.body,
+            "subject": message.subject,
+            "status_callback": message.status_callback,
+        }
         headers = {"Idempotency-Key": message.notification_id}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"

@@ -180,6 +180,7 @@ async def deliver(
     channels: dict[str, Channel],
     link_for,
     tenant_name: str,
+    callback: str = "",
 ) -> Outcome:
     """Send one claimed notification. Idempotent: anything not `queued` is left alone."""
     n = await session.get(Notification, nid)
@@ -212,7 +213,16 @@ async def deliver(
     )
     await session.commit()  # no transaction stays open while the provider is called
     try:
-        ref = await channel.send(Message(str(n.id), n.channel, address, subject, body))
+        ref = await channel.send(
+            Message(
+                str(n.id),
+                n.channel,
+                address,
+                subject,
+                body,
+                status_callback=f"{callback}/{n.channel}",
+            )
+        )
     except TransientError as exc:
         if attempts >= MAX_ATTEMPTS:
             return await _fail(session, n, cand, cipher, str(exc))

@@ -43,6 +43,7 @@ async def send_now(
             channels_from(settings),
             lambda n: f"{settings.public_url}/r/{links.token(tenant.slug, n.id)}",
             tenant.name,
+            callback=f"{settings.public_url}/webhooks/providers/{tenant.slug}",
         )
 
 

@@ -1,0 +1,81 @@
+"""Receipts: providers' signed status callbacks and tracked-link opens move a notification
+forward (sent -> delivered -> opened), or mark it failed or bounced."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+
+from sqlalchemy import case, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..kit.clock import clock
+from .models import Notification
+
+RANK = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3}
+STATUSES = ("delivered", "read", "failed", "bounced")
+MAX_SKEW = 300  # seconds a signed callback may be old
+
+
+def sign(secret: str, body: bytes, at: int | None = None) -> str:
+    ts = int(time.time()) if at is None else at
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={mac}"
+
+
+def verify(secret: str, body: bytes, header: str | None, now: float | None = None) -> bool:
+    """A valid signature of this body, made within MAX_SKEW seconds."""
+    if not header:
+        return False
+    try:
+        parts = dict(p.split("=", 1) for p in header.split(","))
+        ts, mac = int(parts["t"]), parts["v1"]
+    except (KeyError, ValueError):
+        return False
+    if abs((time.time() if now is None else now) - ts) > MAX_SKEW:
+        return False
+    expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(mac, expected)
+
+
+async def record_status(session: AsyncSession, nid: uuid.UUID, status: str) -> bool:
+    """Apply a provider's status; only forward moves count. True if the row changed."""
+    now = clock.now()
+    n = Notification
+    if status == "delivered":
+        stmt = (
+            update(n)
+            .where(n.id == nid, n.status.in_(("queued", "sent")))
+            .values(status="delivered", delivered_at=now)
+        )
+    elif status == "read":
+        return await record_open(session, nid)
+    elif status in ("failed", "bounced"):
+        stmt = (
+            update(n)
+            .where(n.id == nid, n.status.in_(("queued", "sent", "delivered")))
+            .values(status=status, last_error=f"provider reported {status}")
+        )
+    else:
+        raise ValueError(status)
+    done = await session.execute(stmt.execution_options(synchronize_session=False))
+    return bool(done.rowcount)
+
+
+async def record_open(session: AsyncSession, nid: uuid.UUID) -> bool:
+    """The candidate opened the message's link (or the provider saw it read)."""
+    now = clock.now()
+    n = Notification
+    done = await session.execute(
+        update(n)
+        .where(n.id == nid, n.status.in_(("queued", "sent", "delivered", "opened")))
+        .values(
+            status="opened",
+            opened_at=case((n.opened_at.is_(None), now), else_=n.opened_at),
+            delivered_at=case((n.delivered_at.is_(None), now), else_=n.delivered_at),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount)
