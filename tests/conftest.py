@@ -21,6 +21,7 @@ os.environ.update(
         "TURNOUT_ENV": "development",
         "TURNOUT_MASTER_KEY": generate_master_key(),
         "TURNOUT_DATA_DIR": str(_TMP),
+        "TURNOUT_RUN_SCHEDULER": "false",  # tests run scheduler passes themselves
     }
 )
 os.environ.pop("TURNOUT_BROKER_URL", None)

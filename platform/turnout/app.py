@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -20,6 +21,7 @@ from .crypto.keys import keyring
 from .db.engine import db
 from .db.session import public_session
 from .delivery import routes as delivery_routes
+from .delivery.tasks import run_scheduler
 from .graphql.endpoint import graphql_endpoint
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,14 @@ def create_app(settings: Settings | None = None, configure: bool = True) -> Star
         # collector's way, so full collections stay short and rare.
         gc.collect()
         gc.freeze()
+        stop = asyncio.Event()
+        loop_task = None
+        if settings.run_scheduler:
+            loop_task = asyncio.create_task(run_scheduler(stop, settings))
         yield
+        stop.set()
+        if loop_task is not None:
+            await loop_task
         if configure:
             await db.dispose()
 

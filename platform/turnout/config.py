@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     base_domain: str = "localhost"
     # "all" or "authenticated": who may run introspection queries.
     introspection: Literal["all", "authenticated"] | None = None
+    # `turnout serve` runs the reminder scheduler (and, without a broker, sends in-process).
+    run_scheduler: bool = True
     bearer_token_minutes: int = 15
     session_hours: int = 12
     max_query_depth: int = 12

@@ -126,8 +126,11 @@ def anchor_time(step: Step, kind: str, opens_at: datetime, closes_at: datetime) 
     return opens_at  # a live interview's start is its slot's start
 
 
-def out_of_quiet_hours(due: datetime, tz: str, policy: Policy) -> datetime:
-    """Move a due time inside the candidate's quiet hours to the end of them."""
+def out_of_quiet_hours(
+    due: datetime, tz: str, policy: Policy, deadline: datetime | None = None
+) -> datetime:
+    """Move a due time inside the candidate's quiet hours to the end of them, unless that
+    would be after `deadline` (the interview itself): then the reminder keeps its time."""
     if policy.quiet_start is None or policy.quiet_end is None:
         return due
     local = due.astimezone(ZoneInfo(tz))
@@ -138,7 +141,8 @@ def out_of_quiet_hours(due: datetime, tz: str, policy: Policy) -> datetime:
     end = local.replace(hour=qe.hour, minute=qe.minute, second=0, microsecond=0)
     if end <= local:
         end += timedelta(days=1)
-    return end.astimezone(due.tzinfo)
+    end = end.astimezone(due.tzinfo)
+    return due if deadline is not None and end > deadline else end
 
 
 @dataclass
@@ -162,13 +166,24 @@ def plan(
     now: datetime,
     channels_allowed: list[str] | None = None,
 ) -> list[Planned]:
-    """Messages for one interview, soonest first. Steps already past are skipped; a channel
-    the candidate cannot be reached on is left out."""
-    out = []
+    """Messages for one interview, soonest first. Of the steps whose time has already
+    passed, the latest is sent now (an interview booked for tomorrow still gets its reminder;
+    it does not get every missed one); a channel the candidate cannot be reached on is left
+    out."""
+    timed = []
     for n, s in enumerate(policy.steps):
         due = anchor_time(s, kind, opens_at, closes_at) - timedelta(minutes=s.offset_minutes)
-        moved = out_of_quiet_hours(due, tz, policy)
-        if moved < now or moved > closes_at:
+        start = anchor_time(s, kind, opens_at, closes_at)
+        timed.append((out_of_quiet_hours(due, tz, policy, max(start, due)), due, n, s))
+    past = [t for t in timed if t[0] < now]
+    keep = [t for t in timed if t[0] >= now]
+    if past and now < opens_at:
+        latest = max(past, key=lambda t: t[0])
+        moved = out_of_quiet_hours(now, tz, policy, opens_at)
+        keep.append((moved, now, latest[2], latest[3]))
+    out = []
+    for moved, due, n, s in keep:
+        if moved > closes_at:
             continue
         for c in s.channels:
             if channels_allowed is None or c in channels_allowed:

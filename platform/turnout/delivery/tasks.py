@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
 from datetime import datetime
 
-from ..broker import run_async, task
+from ..broker import broker_from_url, run_async, task, use_broker
 from ..config import Settings, get_settings
 from ..crypto.fields import cipher_for
 from ..db.session import public_session, tenant_session
@@ -14,6 +17,8 @@ from ..tenancy.models import Tenant
 from ..tenancy.service import list_tenants, tenant_by_slug
 from . import links, service
 from .channels import Channel, HttpProvider, SmtpEmail
+
+log = logging.getLogger(__name__)
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
@@ -66,13 +71,38 @@ async def claim(at: datetime | None = None, limit: int = 1000) -> list[tuple[str
     return claimed
 
 
-async def tick(at: datetime | None = None, inline: bool = False, limit: int = 1000) -> int:
+async def tick(
+    at: datetime | None = None, inline: bool = False, limit: int = 1000, concurrency: int = 16
+) -> int:
     """One scheduler pass. With a broker the workers send; `inline` sends here and now
     (no broker configured: the embedded default, `scheduler tick` in a demo)."""
     claimed = await claim(at, limit)
-    for slug, nid in claimed:
-        if inline:
-            await send_now(slug, nid)
-        else:
+    if not inline:
+        for slug, nid in claimed:
             send.send(slug, nid)
+        return len(claimed)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(slug: str, nid: str) -> None:
+        async with gate:
+            try:
+                await send_now(slug, nid)
+            except Exception:  # the row stays queued; its lease runs out and it is retried
+                log.exception("sending %s of %s failed", nid, slug)
+
+    await asyncio.gather(*(one(slug, nid) for slug, nid in claimed))
     return len(claimed)
+
+
+async def run_scheduler(stop: asyncio.Event, settings: Settings, interval: float = 1.0) -> None:
+    """The loop `turnout serve` runs: passes every `interval` s until `stop` is set."""
+    inline = settings.broker_url is None
+    if not inline:
+        use_broker(broker_from_url(settings.broker_url))
+    while not stop.is_set():
+        try:
+            await tick(inline=inline)
+        except Exception:  # a bad pass must not end the loop; the rows wait for the next
+            log.exception("scheduler pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
