@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install  ## embedded PostgreSQL, demo tenants, prints the URL and demo logins
-	$(BIN)/turnout serve --demo --host $(HOST) --port $(PORT)
+	$(BIN)/turnout serve --demo --sandbox --host $(HOST) --port $(PORT)
 
 test: install  ## the whole suite (TURNOUT_TEST_DATABASE_URL or an embedded PostgreSQL)
 	$(BIN)/ruff check .

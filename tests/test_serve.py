@@ -20,13 +20,26 @@ def _free_port() -> int:
 
 
 def test_serve_demo_end_to_end(database_url):
-    port = _free_port()
+    port, sandbox_port = _free_port(), _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "turnout", "serve", "--port", str(port), "--demo"],
+        [
+            sys.executable,
+            "-m",
+            "turnout",
+            "serve",
+            "--port",
+            str(port),
+            "--demo",
+            "--sandbox",
+            "--sandbox-port",
+            str(sandbox_port),
+            "--smtp-port",
+            str(_free_port()),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", "TURNOUT_RUN_SCHEDULER": "true"},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -85,6 +98,14 @@ def test_serve_demo_end_to_end(database_url):
                 json={"query": "{ hospitalSettings { key } }"},
             )
             assert "Cannot query field" in retail.json()["errors"][0]["message"]
+            # The in-process scheduler sends the reminders that are due to the sandbox.
+            for _ in range(100):
+                sent = httpx.get(f"http://127.0.0.1:{sandbox_port}/messages").json()
+                if {m["channel"] for m in sent} >= {"sms", "email"}:
+                    break
+                time.sleep(0.2)
+            assert {m["channel"] for m in sent} >= {"sms", "email"}, sent
+            assert any("/r/" in m["body"] for m in sent)
             page = c.get("/graphql", headers={"Accept": "text/html"})
             assert page.status_code == 200 and "graphiql" in page.text.lower()
     finally:

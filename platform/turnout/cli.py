@@ -425,10 +425,15 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Seed demo tenants on first start")] = False,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request")] = False,
+    sandbox: Annotated[bool, typer.Option(help="Also run the provider sandbox")] = False,
+    sandbox_port: int = 8025,
+    smtp_port: int = 2525,
 ) -> None:
     """Migrate, then serve the app with uvicorn."""
     import uvicorn
 
+    if sandbox:
+        _start_sandbox(host, port, sandbox_port, smtp_port)
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -451,6 +456,31 @@ def serve(
         log_level="info",
         access_log=access_log,
     )
+
+
+def _start_sandbox(host: str, port: int, sandbox_port: int, smtp_port: int) -> None:
+    """The sandbox in this process, and the providers' settings pointed at it."""
+    import threading
+
+    import uvicorn
+
+    from . import sandbox as sb
+
+    recorder = sb.Recorder(
+        receipt_delay=2.0, read_rate=0.5, webhook_secret=get_settings().provider_webhook_secret
+    )
+    sb.start_smtp(recorder, host, smtp_port)
+    server = uvicorn.Server(
+        uvicorn.Config(sb.create_app(recorder), host=host, port=sandbox_port, log_level="warning")
+    )
+    threading.Thread(target=server.run, name="sandbox", daemon=True).start()
+    os.environ.update(
+        TURNOUT_PROVIDER_URL=f"http://{host}:{sandbox_port}",
+        TURNOUT_SMTP_URL=f"smtp://{host}:{smtp_port}",
+        TURNOUT_PUBLIC_URL=f"http://{host}:{port}",
+    )
+    get_settings.cache_clear()
+    out.print(f"sandbox (every message the demo sends): http://{host}:{sandbox_port}/")
 
 
 async def _prepare(settings: Settings, demo: bool, host: str, port: int) -> None:
