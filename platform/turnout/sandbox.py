@@ -64,13 +64,23 @@ class SmtpHandler:
     async def handle_DATA(self, server, session, envelope) -> str:
         mail = message_from_bytes(envelope.content, policy=email_policy)
         body = mail.get_body(preferencelist=("plain",))
-        self.recorder.record(
+        ics = next(
+            (
+                a.get_content()
+                for a in mail.iter_attachments()
+                if a.get_content_type() == "text/calendar"
+            ),
+            None,
+        )
+        msg = self.recorder.record(
             "email",
             mail.get("X-Idempotency-Key", ""),
             ", ".join(envelope.rcpt_tos),
             mail.get("Subject", ""),
             body.get_content() if body else "",
         )
+        if ics is not None:
+            msg["ics"] = ics if isinstance(ics, str) else ics.decode()
         return "250 OK"
 
 

@@ -117,6 +117,10 @@ async def test_tick_sends_through_sms_and_smtp_once(provider, world):
     assert by_channel["sms"]["to"] == "13812345678"
     assert by_channel["email"]["to"] == "liwei@example.com"
     assert "Li Wei" in by_channel["sms"]["body"] and "/r/" in by_channel["sms"]["body"]
+    ics = by_channel["email"]["ics"]  # the email carries a calendar invite
+    assert "BEGIN:VEVENT" in ics and "METHOD:REQUEST" in ics
+    assert f"DTSTART:{world['opens'].strftime('%Y%m%dT%H%M%SZ')}" in ics
+    assert "SUMMARY:Interview: ICU Nurse" in ics
     rows = {r.channel: r for r in await _rows(world["tenant"]) if r.step == 0}
     assert rows["sms"].status == rows["email"].status == "sent"
     assert by_channel["sms"]["idempotency_key"] == str(rows["sms"].id)

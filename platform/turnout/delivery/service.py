@@ -17,6 +17,7 @@ from ..kit.clock import clock
 from ..recruiting.models import Candidate, Interview, Job
 from . import policy as policies
 from .channels import Channel, Message, PermanentError, TransientError
+from .ical import invite
 from .models import OPEN_STATES, DeadLetter, Notification, ReminderPolicy
 from .templates import render
 
@@ -198,13 +199,14 @@ async def deliver(
     if address is None or channel is None:
         reason = "no address or consent" if address is None else "channel not configured"
         return await _fail(session, n, cand, cipher, reason)
+    link = link_for(n)
     subject, body = render(
         n.channel,
         cand.locale,
         name=cand.name,
         job=job.title,
         when=when_text(interview.opens_at, cand.time_zone, cand.locale),
-        link=link_for(n),
+        link=link,
         tenant=tenant_name,
     )
     attempts = n.attempts + 1
@@ -212,17 +214,21 @@ async def deliver(
         update(Notification).where(Notification.id == n.id).values(attempts=attempts)
     )
     await session.commit()  # no transaction stays open while the provider is called
-    try:
-        ref = await channel.send(
-            Message(
-                str(n.id),
-                n.channel,
-                address,
-                subject,
-                body,
-                status_callback=f"{callback}/{n.channel}",
-            )
+    ics = None
+    if n.channel == "email":  # the invite puts the interview in the candidate's calendar
+        ics = invite(
+            str(interview.id),
+            f"Interview: {job.title}",
+            interview.opens_at,
+            interview.closes_at,
+            link,
+            interview.attempt - 1,
         )
+    message = Message(
+        str(n.id), n.channel, address, subject, body, ics, status_callback=f"{callback}/{n.channel}"
+    )
+    try:
+        ref = await channel.send(message)
     except TransientError as exc:
         if attempts >= MAX_ATTEMPTS:
             return await _fail(session, n, cand, cipher, str(exc))
