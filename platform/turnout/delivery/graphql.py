@@ -146,7 +146,7 @@ class DeliveryQuery:
                 iv.closes_at,
                 cand.time_zone,
                 clock.now(),
-                list(service.reachable(cand, cipher)),
+                await service.preferred_channels(s, cand, cipher),
             )
         return [
             PlannedReminderType(

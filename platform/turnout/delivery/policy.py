@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from ..kit.errors import FieldProblem, InvalidInput
 
 CHANNELS = ("sms", "email", "voice", "wechat", "push")
+BEST = "best"  # in a step: the candidate's best channel, learnt from what they open
 ANCHORS = ("start", "window_open", "window_close")
 CONDITIONS = ("always", "not_confirmed")
 MAX_OFFSET = 60 * 24 * 30  # a month, in minutes
@@ -89,7 +90,7 @@ def check(policy: Policy) -> Policy:
         if not s.channels:
             p.append(FieldProblem(f"{at}.channels", "at least one channel"))
         for c in s.channels:
-            if c not in CHANNELS:
+            if c not in (*CHANNELS, BEST):
                 p.append(
                     FieldProblem(
                         f"{at}.channels", f"unknown channel {c!r}; channels: {', '.join(CHANNELS)}"
@@ -107,7 +108,7 @@ def check(policy: Policy) -> Policy:
         elif s.escalate_after_minutes is not None:
             if not 5 <= s.escalate_after_minutes <= 24 * 60:
                 p.append(FieldProblem(f"{at}.escalateAfterMinutes", "must be 5 to 1440"))
-            if s.escalate_channel not in CHANNELS:
+            if s.escalate_channel not in (*CHANNELS, BEST):
                 p.append(FieldProblem(f"{at}.escalateChannel", "unknown channel"))
     for n, a in enumerate(policy.steps):
         for m, b in enumerate(policy.steps[:n]):
@@ -181,12 +182,18 @@ def plan(
         latest = max(past, key=lambda t: t[0])
         moved = out_of_quiet_hours(now, tz, policy, opens_at)
         keep.append((moved, now, latest[2], latest[3]))
+
+    def resolve(c: str | None) -> str | None:
+        if c != BEST:
+            return c
+        return channels_allowed[0] if channels_allowed else None
+
     out = []
     for moved, due, n, s in keep:
         if moved > closes_at:
             continue
-        for c in s.channels:
-            if channels_allowed is None or c in channels_allowed:
+        for c in dict.fromkeys(resolve(c) for c in s.channels):  # "best" may repeat one
+            if c is not None and (channels_allowed is None or c in channels_allowed):
                 out.append(
                     Planned(
                         n,
@@ -194,7 +201,7 @@ def plan(
                         moved,
                         s.condition,
                         s.escalate_after_minutes,
-                        s.escalate_channel,
+                        resolve(s.escalate_channel),
                         moved != due,
                     )
                 )

@@ -16,6 +16,7 @@ from ..crypto.fields import TenantCipher
 from ..kit.clock import clock
 from ..recruiting.models import Candidate, Interview, Job
 from . import policy as policies
+from . import preference
 from .channels import Channel, Message, PermanentError, TransientError
 from .ical import invite
 from .models import OPEN_STATES, DeadLetter, Notification, ReminderPolicy
@@ -84,6 +85,14 @@ def reachable(c: Candidate, cipher: TenantCipher) -> dict[str, str]:
     return out
 
 
+async def preferred_channels(
+    session: AsyncSession, cand: Candidate, cipher: TenantCipher
+) -> list[str]:
+    """Where the candidate can be reached, their best channel first."""
+    ranked = (await preference.scores(session, [cand.id]))[cand.id]
+    return preference.order(ranked, list(reachable(cand, cipher)))
+
+
 async def plan_for_interview(
     session: AsyncSession, cipher: TenantCipher, interview: Interview
 ) -> list[Notification]:
@@ -98,7 +107,7 @@ async def plan_for_interview(
         interview.closes_at,
         cand.time_zone,
         clock.now(),
-        list(reachable(cand, cipher)),
+        await preferred_channels(session, cand, cipher),
     )
     rows = [
         Notification(
@@ -298,7 +307,8 @@ async def _fail(
             )
         ).scalars()
     )
-    nxt = next((c for c in reachable(cand, cipher) if c not in used), None)
+    preferred = await preferred_channels(session, cand, cipher)
+    nxt = next((c for c in preferred if c not in used), None)  # their best channel left
     if nxt:
         session.add(
             Notification(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ...auth.permissions import Perm, Role, permissions_for
 from ...auth.principal import Principal
 from ...crypto.fields import TenantCipher
+from ...delivery import preference
 from ...delivery.models import Notification
 from ..models import (
     Application,
@@ -31,6 +32,7 @@ from .types import (
     ApplicationType,
     CandidateType,
     ChannelConsentType,
+    ChannelScoreType,
     InterviewerType,
     InterviewType,
     JobType,
@@ -175,6 +177,9 @@ class Loaders:
             ).all()
             for i in await self.interviews(found, sub(paths, "interviews")):
                 interviews[i.candidate_pk].append(i)
+        prefs = {}
+        if "channelPreference" in paths and ids:
+            prefs = await preference.scores(self.session, ids)
         contacts = [
             (name, col) for name, col in CONTACT_COLUMNS.items() if _field_name(name) in paths
         ]
@@ -207,6 +212,9 @@ class Loaders:
                     created_at=c.created_at,
                     applications=apps.get(c.id, []) if "applications" in paths else None,
                     interviews=interviews.get(c.id, []) if "interviews" in paths else None,
+                    channel_preference=[ChannelScoreType(**vars(x)) for x in prefs[c.id]]
+                    if c.id in prefs
+                    else None,
                 )
             )
         return out

@@ -118,6 +118,16 @@ class InterviewType(Node):
     candidate_pk: strawberry.Private[uuid.UUID | None] = None
 
 
+@strawberry.type(name="ChannelScore")
+class ChannelScoreType:
+    channel: str
+    score: float = strawberry.field(description="0-1: open rate and speed, smoothed")
+    sent: int
+    opened: int
+    median_minutes_to_open: float | None
+    evidence: str
+
+
 @strawberry.type(name="Candidate")
 class CandidateType(Node):
     name: str
@@ -137,6 +147,11 @@ class CandidateType(Node):
     interviews: list[InterviewType] | None = strawberry.field(
         permission_classes=[any_of(Perm.INTERVIEWS_READ, Perm.INTERVIEWS_READ_OWN)],
         description="Every attempt, oldest first (an interviewer sees only their own).",
+    )
+    channel_preference: list[ChannelScoreType] | None = strawberry.field(
+        default=None,
+        description="Channels best first, learnt from what they opened and how "
+        "fast; the next messages follow this order.",
     )
     pk: strawberry.Private[uuid.UUID]
 
