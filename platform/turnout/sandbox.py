@@ -146,7 +146,7 @@ async def _receipts(recorder: Recorder, callback: str, key: str) -> None:
     import httpx
     import orjson
 
-    from .delivery.receipts import sign
+    from .delivery.signing import sign
 
     statuses = ["delivered"] + (["read"] if random.random() < recorder.read_rate else [])
     async with httpx.AsyncClient(timeout=10) as client:

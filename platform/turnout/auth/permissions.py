@@ -32,6 +32,7 @@ class Perm(StrEnum):
     INTERVIEWS_WRITE = "interviews.write"
     AVAILABILITY_WRITE = "availability.write"  # anyone's availability and slots
     AVAILABILITY_WRITE_OWN = "availability.write_own"
+    WEBHOOKS_MANAGE = "webhooks.manage"  # outgoing webhook subscriptions and their log
 
 
 TENANT_ROLES = [r for r in Role if r is not Role.VENDOR_OPERATOR]
@@ -94,6 +95,7 @@ SCOPE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     "candidates:read": frozenset({Perm.CANDIDATES_READ, Perm.CONTACTS_READ}),
     "candidates:write": frozenset({Perm.CANDIDATES_READ, Perm.CANDIDATES_WRITE}),
     "interviews:read": frozenset({Perm.INTERVIEWS_READ}),
+    "webhooks:manage": frozenset({Perm.WEBHOOKS_MANAGE}),
     "interviews:write": frozenset(
         {Perm.INTERVIEWS_READ, Perm.INTERVIEWS_WRITE, Perm.AVAILABILITY_WRITE}
     ),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, time
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 from strawberry.types import Info
 
 from ..auth.permissions import Perm
@@ -17,10 +18,11 @@ from ..graphql.permissions import any_of, requires
 from ..graphql.relay import from_global, to_global
 from ..kit.clock import clock
 from ..kit.errors import ServiceError, invalid
+from ..kit.pagination import decode_cursor, encode_cursor, page_size
 from ..recruiting.models import Candidate, Interview, Job
 from . import policy as policies
-from . import service
-from .models import DeadLetter
+from . import service, webhooks
+from .models import DeadLetter, WebhookDelivery, WebhookSubscription
 
 
 @strawberry.type(name="ReminderStep")
@@ -166,8 +168,6 @@ class DeliveryQuery:
     async def dead_letters(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[DeadLetterType]:
-        from ..kit.pagination import decode_cursor, encode_cursor, page_size
-
         n = page_size(first)
         async with info.context.tenant_db() as s:
             stmt = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(n + 1)
@@ -176,8 +176,6 @@ class DeliveryQuery:
             rows = list((await s.execute(stmt)).scalars())
             total = None
             if "totalCount" in selected_paths(info):
-                from sqlalchemy import func
-
                 total = await s.scalar(select(func.count()).select_from(DeadLetter))
         return Connection.of(
             [
@@ -229,3 +227,148 @@ class DeliveryMutation:
         except ServiceError as exc:
             return as_error(exc)
         return ReminderPolicyPayload(policy=_policy_type(priority, pol))
+
+
+@strawberry.type(name="WebhookSubscription")
+class WebhookSubscriptionType:
+    id: strawberry.ID
+    url: str
+    events: list[str]
+    active: bool
+    created_at: datetime
+
+
+@strawberry.type(name="WebhookDelivery")
+class WebhookDeliveryType:
+    id: strawberry.ID
+    event: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+@strawberry.type
+class WebhookSubscriptionPayload:
+    subscription: WebhookSubscriptionType
+    secret: str | None = strawberry.field(
+        default=None, description="Signs every delivery (X-Turnout-Signature); shown once."
+    )
+
+
+WebhookSubscriptionResult = result("WebhookSubscriptionResult", WebhookSubscriptionPayload)
+
+
+def _sub_type(s) -> WebhookSubscriptionType:
+    return WebhookSubscriptionType(
+        id=to_global("WebhookSubscription", s.id),
+        url=s.url,
+        events=list(s.events),
+        active=s.active,
+        created_at=s.created_at,
+    )
+
+
+@strawberry.type
+class WebhookQuery:
+    @strawberry.field(permission_classes=[requires(Perm.WEBHOOKS_MANAGE)])
+    async def webhook_subscriptions(self, info: Info) -> list[WebhookSubscriptionType]:
+        async with info.context.tenant_db() as s:
+            rows = (
+                await s.execute(
+                    select(WebhookSubscription).order_by(WebhookSubscription.created_at)
+                )
+            ).scalars()
+            return [_sub_type(r) for r in rows]
+
+    @strawberry.field(
+        permission_classes=[requires(Perm.WEBHOOKS_MANAGE)],
+        description="The delivery log, newest first.",
+    )
+    async def webhook_deliveries(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        event: str | None = None,
+    ) -> Connection[WebhookDeliveryType]:
+        n = page_size(first)
+        async with info.context.tenant_db() as s:
+            stmt = (
+                select(WebhookDelivery)
+                .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+                .limit(n + 1)
+            )
+            if event:
+                stmt = stmt.where(WebhookDelivery.event == event)
+            if after:
+                at, rid = decode_cursor(after, 2)
+                try:
+                    key = (datetime.fromisoformat(at), uuid.UUID(rid))
+                except ValueError:
+                    raise invalid("after", "not a cursor this API issued") from None
+                stmt = stmt.where(
+                    tuple_(WebhookDelivery.created_at, WebhookDelivery.id) < tuple_(*key)
+                )
+            rows = list((await s.execute(stmt)).scalars())
+            total = None
+            if "totalCount" in selected_paths(info):
+                count = select(func.count()).select_from(WebhookDelivery)
+                if event:
+                    count = count.where(WebhookDelivery.event == event)
+                total = await s.scalar(count)
+        return Connection.of(
+            [
+                (
+                    encode_cursor(d.created_at.isoformat(), d.id),
+                    WebhookDeliveryType(
+                        id=to_global("WebhookDelivery", d.id),
+                        event=d.event,
+                        status=d.status,
+                        attempts=d.attempts,
+                        last_status_code=d.last_status_code,
+                        last_error=d.last_error,
+                        delivered_at=d.delivered_at,
+                        created_at=d.created_at,
+                    ),
+                )
+                for d in rows[:n]
+            ],
+            len(rows) > n,
+            total,
+        )
+
+
+@strawberry.type
+class WebhookMutation:
+    @strawberry.mutation(permission_classes=[requires(Perm.WEBHOOKS_MANAGE)])
+    async def create_webhook_subscription(
+        self, info: Info, url: str, events: list[str]
+    ) -> WebhookSubscriptionResult:
+        ctx = info.context
+        try:
+            async with ctx.tenant_db() as s:
+                cipher = await cipher_for(s, ctx.require_tenant().id)
+                sub, secret = await webhooks.subscribe(s, cipher, url, events)
+                await s.commit()
+                await s.refresh(sub)
+        except ServiceError as exc:
+            return as_error(exc)
+        return WebhookSubscriptionPayload(subscription=_sub_type(sub), secret=secret)
+
+    @strawberry.mutation(permission_classes=[requires(Perm.WEBHOOKS_MANAGE)])
+    async def delete_webhook_subscription(
+        self, info: Info, id: strawberry.ID
+    ) -> WebhookSubscriptionResult:
+        ctx = info.context
+        try:
+            pk = from_global(id, "id", "WebhookSubscription")[1]
+            async with ctx.tenant_db() as s:
+                sub = await s.get(WebhookSubscription, pk)
+                await webhooks.unsubscribe(s, pk)
+                await s.commit()
+        except ServiceError as exc:
+            return as_error(exc)
+        return WebhookSubscriptionPayload(subscription=_sub_type(sub))

@@ -6,10 +6,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, String, Uuid, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Integer,
+    LargeBinary,
+    String,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..crypto.registry import register_encrypted
 from ..db.base import TenantBase
 
 # pending -> queued (claimed by the scheduler) -> sent -> delivered -> opened; or failed,
@@ -66,3 +78,36 @@ class DeadLetter(TenantBase):
     error: Mapped[str] = mapped_column(String(2000))
     attempts: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class WebhookSubscription(TenantBase):
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+class WebhookDelivery(TenantBase):
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenant.webhook_subscriptions.id")
+    )
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = _ts(server_default=func.now())
+    claimed_until: Mapped[datetime | None] = _ts()
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(String(1000), default="")
+    delivered_at: Mapped[datetime | None] = _ts()
+    created_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
+register_encrypted(WebhookSubscription.__table__, "secret_enc")

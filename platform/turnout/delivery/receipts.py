@@ -3,41 +3,17 @@ forward (sent -> delivered -> opened), or mark it failed or bounced."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 import uuid
 
 from sqlalchemy import case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..kit.clock import clock
+from . import webhooks
 from .models import Notification
 
 RANK = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3}
 STATUSES = ("delivered", "read", "failed", "bounced")
-MAX_SKEW = 300  # seconds a signed callback may be old
-
-
-def sign(secret: str, body: bytes, at: int | None = None) -> str:
-    ts = int(time.time()) if at is None else at
-    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={ts},v1={mac}"
-
-
-def verify(secret: str, body: bytes, header: str | None, now: float | None = None) -> bool:
-    """A valid signature of this body, made within MAX_SKEW seconds."""
-    if not header:
-        return False
-    try:
-        parts = dict(p.split("=", 1) for p in header.split(","))
-        ts, mac = int(parts["t"]), parts["v1"]
-    except (KeyError, ValueError):
-        return False
-    if abs((time.time() if now is None else now) - ts) > MAX_SKEW:
-        return False
-    expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(mac, expected)
 
 
 async def record_status(session: AsyncSession, nid: uuid.UUID, status: str) -> bool:
@@ -61,6 +37,10 @@ async def record_status(session: AsyncSession, nid: uuid.UUID, status: str) -> b
     else:
         raise ValueError(status)
     done = await session.execute(stmt.execution_options(synchronize_session=False))
+    if done.rowcount:
+        row = await session.get(Notification, nid, populate_existing=True)
+        event = "notification.delivered" if status == "delivered" else "notification.failed"
+        await webhooks.emit(session, event, webhooks.notification_data(row))
     return bool(done.rowcount)
 
 

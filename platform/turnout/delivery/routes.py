@@ -15,7 +15,7 @@ from ..db.session import public_session, tenant_session
 from ..kit.errors import NotFound
 from ..recruiting.models import Interview, Job
 from ..tenancy.service import tenant_by_slug
-from . import links, receipts
+from . import links, receipts, signing
 from .models import Notification
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ async def tracked_link(request: Request) -> Response:
 async def provider_callback(request: Request) -> Response:
     settings = request.app.state.settings
     body = await request.body()
-    if not receipts.verify(
+    if not signing.verify(
         settings.provider_webhook_secret, body, request.headers.get("x-turnout-signature")
     ):
         log.warning(

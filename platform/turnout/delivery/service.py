@@ -16,7 +16,7 @@ from ..crypto.fields import TenantCipher
 from ..kit.clock import clock
 from ..recruiting.models import Candidate, Interview, Job
 from . import policy as policies
-from . import preference
+from . import preference, webhooks
 from .channels import Channel, Message, PermanentError, TransientError
 from .ical import invite
 from .models import OPEN_STATES, DeadLetter, Notification, ReminderPolicy
@@ -295,6 +295,7 @@ async def _fail(
 ) -> Outcome:
     """Failed for good: a dead letter, and the same step on the candidate's next channel."""
     await _finish(session, n, "failed", error=error)
+    await webhooks.emit(session, "notification.failed", webhooks.notification_data(n))
     session.add(
         DeadLetter(notification_id=n.id, channel=n.channel, error=error[:2000], attempts=n.attempts)
     )

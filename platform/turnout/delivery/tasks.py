@@ -15,7 +15,7 @@ from ..db.session import public_session, tenant_session
 from ..kit.clock import clock
 from ..tenancy.models import Tenant
 from ..tenancy.service import list_tenants, tenant_by_slug
-from . import links, service
+from . import links, service, webhooks
 from .channels import Channel, HttpProvider, SmtpEmail
 
 log = logging.getLogger(__name__)
@@ -52,13 +52,27 @@ async def send_now(
         )
 
 
+async def webhook_now(tenant_slug: str, delivery_id: str) -> str:
+    async with public_session() as s:
+        tenant = await tenant_by_slug(s, tenant_slug)
+    async with tenant_session(tenant.ref) as s:
+        cipher = await cipher_for(s, tenant.id)
+        return await webhooks.deliver(s, cipher, uuid.UUID(delivery_id))
+
+
+@task("delivery.webhook", max_retries=0)  # retries are rows too
+def webhook(tenant_slug: str, delivery_id: str) -> None:
+    run_async(webhook_now(tenant_slug, delivery_id))
+
+
 @task("delivery.send", max_retries=0)  # retries are the outbox's: rows, with backoff
 def send(tenant_slug: str, notification_id: str) -> None:
     run_async(send_now(tenant_slug, notification_id))
 
 
 async def claim(at: datetime | None = None, limit: int = 1000) -> list[tuple[str, str]]:
-    """Claim what is due in every active tenant: (tenant slug, notification id) pairs."""
+    """Claim what is due in every active tenant: (tenant slug, id) pairs, where webhook
+    deliveries' ids read "webhook:<id>"."""
     now = at or clock.now()
     async with public_session() as s:
         tenants: list[Tenant] = [t for t in await list_tenants(s) if t.active]
@@ -66,8 +80,10 @@ async def claim(at: datetime | None = None, limit: int = 1000) -> list[tuple[str
     for t in tenants:
         async with tenant_session(t.ref) as s:
             ids = await service.claim_due(s, now, limit)
+            hooks = await webhooks.claim_due(s, now, limit)
             await s.commit()
         claimed += [(t.slug, str(i)) for i in ids]
+        claimed += [(t.slug, f"webhook:{i}") for i in hooks]
     return claimed
 
 
@@ -79,14 +95,20 @@ async def tick(
     claimed = await claim(at, limit)
     if not inline:
         for slug, nid in claimed:
-            send.send(slug, nid)
+            if nid.startswith("webhook:"):
+                webhook.send(slug, nid.removeprefix("webhook:"))
+            else:
+                send.send(slug, nid)
         return len(claimed)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(slug: str, nid: str) -> None:
         async with gate:
             try:
-                await send_now(slug, nid)
+                if nid.startswith("webhook:"):
+                    await webhook_now(slug, nid.removeprefix("webhook:"))
+                else:
+                    await send_now(slug, nid)
             except Exception:  # the row stays queued; its lease runs out and it is retried
                 log.exception("sending %s of %s failed", nid, slug)
 

@@ -8,10 +8,11 @@ import uuid
 import strawberry
 
 from ..kit.errors import invalid
+from ..kit.ids import global_id
 
 
 def to_global(type_name: str, rid: object) -> strawberry.ID:
-    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{rid}".encode()).decode())
+    return strawberry.ID(global_id(type_name, rid))
 
 
 def from_global(gid: str, field: str = "id", expect: str | None = None) -> tuple[str, uuid.UUID]:

@@ -9,7 +9,7 @@ from strawberry.tools import merge_types
 
 from ..auth.graphql import AuthMutation, AuthQuery
 from ..config import Settings, get_settings
-from ..delivery.graphql import DeliveryMutation, DeliveryQuery
+from ..delivery.graphql import DeliveryMutation, DeliveryQuery, WebhookMutation, WebhookQuery
 from ..recruiting.graphql import RecruitingMutation, RecruitingQuery
 from ..recruiting.graphql.types import (
     ApplicationType,
@@ -25,12 +25,19 @@ from .limits import extensions
 
 NODE_TYPES = [JobType, CandidateType, ApplicationType, InterviewType, InterviewerType, SlotType]
 
-BASE_QUERIES: tuple[type, ...] = (AuthQuery, TenancyQuery, RecruitingQuery, DeliveryQuery)
+BASE_QUERIES: tuple[type, ...] = (
+    AuthQuery,
+    TenancyQuery,
+    RecruitingQuery,
+    DeliveryQuery,
+    WebhookQuery,
+)
 BASE_MUTATIONS: tuple[type, ...] = (
     AuthMutation,
     TenancyMutation,
     RecruitingMutation,
     DeliveryMutation,
+    WebhookMutation,
 )
 
 

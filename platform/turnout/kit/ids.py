@@ -18,3 +18,10 @@ def new_secret(nbytes: int = 32) -> str:
 
 def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def global_id(type_name: str, rid: object) -> str:
+    """The API's id for an object: base64url of "Type:uuid" (GraphQL `node(id:)` takes it)."""
+    import base64
+
+    return base64.urlsafe_b64encode(f"{type_name}:{rid}".encode()).decode()

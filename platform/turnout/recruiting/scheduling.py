@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
 from ..delivery import service as delivery
+from ..delivery import webhooks
 from ..kit.clock import clock
 from ..kit.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
 from ..kit.ids import new_secret, sha256_hex
@@ -355,6 +356,7 @@ async def schedule(
     await session.flush()
     # The reminders are written in this transaction: committed together or not at all.
     await delivery.plan_for_interview(session, cipher, interview)
+    await webhooks.emit(session, "interview.scheduled", webhooks.interview_data(interview))
     return interview
 
 
@@ -427,6 +429,8 @@ async def transition(
         app = await session.get(Application, interview.application_id)
         await record_stage(session, app, STAGE_AFTER[to], actor)
     await session.refresh(interview)
+    if f"interview.{to}" in webhooks.EVENTS:
+        await webhooks.emit(session, f"interview.{to}", webhooks.interview_data(interview))
     return interview
 
 
