@@ -146,6 +146,7 @@ async def reencrypt(
     """Re-encrypt rows still under older keys, one short transaction per batch."""
     done = 0
     for name, (table, columns) in encrypted_tables().items():
+        pk = next(iter(table.primary_key.columns))  # the row the ciphertext is bound to
         while True:
             async with tenant_session(tenant) as s:
                 cipher = await fields.cipher_for(s, tenant.id)
@@ -153,9 +154,9 @@ async def reencrypt(
                     cipher = await fields.cipher_for(s, tenant.id, fresh=True)
                 rows = (
                     await s.execute(
-                        select(table.c.id, *[table.c[c] for c in columns])
+                        select(pk.label("row_key"), *[table.c[c] for c in columns])
                         .where(_stale(table, columns, version))
-                        .order_by(table.c.id)
+                        .order_by(pk)
                         .limit(batch)
                         .with_for_update(skip_locked=True)
                     )
@@ -167,9 +168,9 @@ async def reencrypt(
                     for c in columns:
                         blob = getattr(row, c)
                         if blob is not None and fields.key_version(blob) != version:
-                            plain = cipher.decrypt(blob, name, c, row.id)
-                            values[c] = cipher.encrypt(plain, name, c, row.id)
-                    await s.execute(update(table).where(table.c.id == row.id).values(**values))
+                            plain = cipher.decrypt(blob, name, c, row.row_key)
+                            values[c] = cipher.encrypt(plain, name, c, row.row_key)
+                    await s.execute(update(table).where(pk == row.row_key).values(**values))
                 await s.commit()
             done += len(rows)
             if on_batch:

@@ -21,8 +21,8 @@ from ..kit.errors import ServiceError, invalid
 from ..kit.pagination import decode_cursor, encode_cursor, page_size
 from ..recruiting.models import Candidate, Interview, Job
 from . import policy as policies
-from . import service, webhooks
-from .models import DeadLetter, WebhookDelivery, WebhookSubscription
+from . import service, templates, webhooks
+from .models import ChannelSetting, DeadLetter, WebhookDelivery, WebhookSubscription
 
 
 @strawberry.type(name="ReminderStep")
@@ -372,3 +372,117 @@ class WebhookMutation:
         except ServiceError as exc:
             return as_error(exc)
         return WebhookSubscriptionPayload(subscription=_sub_type(sub))
+
+
+@strawberry.type(name="ChannelSetting")
+class ChannelSettingType:
+    channel: str
+    base_url: str
+    sender: str
+    has_credential: bool = strawberry.field(description="The credential itself is never shown.")
+
+
+@strawberry.type(name="MessageTemplate")
+class MessageTemplateType:
+    kind: str
+    locale: str
+    subject: str
+    body: str
+    built_in: bool
+
+
+@strawberry.type
+class ChannelSettingPayload:
+    setting: ChannelSettingType
+
+
+@strawberry.type
+class MessageTemplatePayload:
+    template: MessageTemplateType
+
+
+ChannelSettingResult = result("ChannelSettingResult", ChannelSettingPayload)
+MessageTemplateResult = result("MessageTemplateResult", MessageTemplatePayload)
+
+
+@strawberry.type
+class ProviderQuery:
+    @strawberry.field(permission_classes=[requires(Perm.SETTINGS_MANAGE)])
+    async def channel_settings(self, info: Info) -> list[ChannelSettingType]:
+        async with info.context.tenant_db() as s:
+            rows = await s.execute(select(ChannelSetting).order_by(ChannelSetting.channel))
+            return [
+                ChannelSettingType(
+                    channel=r.channel,
+                    base_url=r.base_url,
+                    sender=r.sender,
+                    has_credential=r.credential_enc is not None,
+                )
+                for r in rows.scalars()
+            ]
+
+    @strawberry.field(
+        permission_classes=[requires(Perm.SETTINGS_READ)],
+        description="Every kind and locale: the tenant's own or the built-in.",
+    )
+    async def message_templates(self, info: Info) -> list[MessageTemplateType]:
+        async with info.context.tenant_db() as s:
+            own = await templates.all_templates(s)
+        return [
+            MessageTemplateType(
+                kind=k,
+                locale=loc,
+                subject=(own.get((k, loc)) or v)[0],
+                body=(own.get((k, loc)) or v)[1],
+                built_in=(k, loc) not in own,
+            )
+            for (k, loc), v in templates.BUILT_IN.items()
+        ]
+
+
+@strawberry.type
+class ProviderMutation:
+    @strawberry.mutation(
+        permission_classes=[requires(Perm.SETTINGS_MANAGE)],
+        description="Use the tenant's own provider for a channel.",
+    )
+    async def set_channel_setting(
+        self,
+        info: Info,
+        channel: str,
+        base_url: str,
+        credential: str | None = None,
+        sender: str = "",
+    ) -> ChannelSettingResult:
+        ctx = info.context
+        try:
+            async with ctx.tenant_db() as s:
+                cipher = await cipher_for(s, ctx.require_tenant().id)
+                row = await service.set_channel(s, cipher, channel, base_url, credential, sender)
+                await s.commit()
+        except ServiceError as exc:
+            return as_error(exc)
+        return ChannelSettingPayload(
+            setting=ChannelSettingType(
+                channel=row.channel,
+                base_url=row.base_url,
+                sender=row.sender,
+                has_credential=row.credential_enc is not None,
+            )
+        )
+
+    @strawberry.mutation(permission_classes=[requires(Perm.SETTINGS_MANAGE)])
+    async def set_message_template(
+        self, info: Info, kind: str, locale: str, subject: str, body: str
+    ) -> MessageTemplateResult:
+        try:
+            async with info.context.tenant_db() as s:
+                row = await templates.set_template(s, kind, locale, subject, body)
+                await s.commit()
+        except ServiceError as exc:
+            return as_error(exc)
+        return MessageTemplatePayload(
+            template=MessageTemplateType(
+                kind=row.kind, locale=row.locale, subject=row.subject, body=row.body, built_in=False
+            )
+        )

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     Uuid,
     func,
 )
@@ -111,3 +112,29 @@ class WebhookDelivery(TenantBase):
 
 
 register_encrypted(WebhookSubscription.__table__, "secret_enc")
+
+
+class ChannelSetting(TenantBase):
+    """A tenant's own provider for a channel: base URL (smtp://host:port for email) and
+    credential, encrypted."""
+
+    __tablename__ = "channel_settings"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    base_url: Mapped[str] = mapped_column(String(2000))
+    credential_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sender: Mapped[str] = mapped_column(String(254), default="")
+    updated_at: Mapped[datetime] = _ts(server_default=func.now(), onupdate=func.now())
+
+
+class MessageTemplate(TenantBase):
+    __tablename__ = "message_templates"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # short | email
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _ts(server_default=func.now(), onupdate=func.now())
+
+
+register_encrypted(ChannelSetting.__table__, "credential_enc")

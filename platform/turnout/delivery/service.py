@@ -17,10 +17,17 @@ from ..kit.clock import clock
 from ..recruiting.models import Candidate, Interview, Job
 from . import policy as policies
 from . import preference, webhooks
-from .channels import Channel, Message, PermanentError, TransientError
+from .channels import (
+    Channel,
+    HttpProvider,
+    Message,
+    PermanentError,
+    SmtpEmail,
+    TransientError,
+)
 from .ical import invite
-from .models import OPEN_STATES, DeadLetter, Notification, ReminderPolicy
-from .templates import render
+from .models import OPEN_STATES, ChannelSetting, DeadLetter, Notification, ReminderPolicy
+from .templates import custom_for, render
 
 MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=2)
@@ -212,6 +219,7 @@ async def deliver(
     subject, body = render(
         n.channel,
         cand.locale,
+        await custom_for(session, n.channel, cand.locale),
         name=cand.name,
         job=job.title,
         when=when_text(interview.opens_at, cand.time_zone, cand.locale),
@@ -327,3 +335,59 @@ async def _fail(
         )
     await session.commit()
     return Outcome("failed", error)
+
+
+# --- the tenant's own providers ----------------------------------------------------------
+
+
+async def set_channel(
+    session: AsyncSession,
+    cipher: TenantCipher,
+    channel: str,
+    base_url: str,
+    credential: str | None,
+    sender: str = "",
+) -> ChannelSetting:
+    from urllib.parse import urlparse
+
+    from ..kit.errors import FieldProblem, InvalidInput
+
+    p = []
+    if channel not in policies.CHANNELS:
+        p.append(FieldProblem("channel", f"must be one of {', '.join(policies.CHANNELS)}"))
+    parts = urlparse(base_url)
+    want = ("smtp",) if channel == "email" else ("http", "https")
+    if parts.scheme not in want or not parts.netloc:
+        p.append(FieldProblem("baseUrl", f"must be a {' or '.join(want)} URL"))
+    if p:
+        raise InvalidInput(problems=p)
+    row = await session.get(ChannelSetting, channel) or ChannelSetting(channel=channel)
+    row.base_url, row.sender = base_url, sender
+    if credential is not None:
+        row.credential_enc = (
+            cipher.encrypt(credential, "channel_settings", "credential_enc", channel)
+            if credential
+            else None
+        )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def tenant_channels(
+    session: AsyncSession, cipher: TenantCipher, default_sender: str
+) -> dict[str, Channel]:
+    """The channels a tenant configured for itself (they win over the platform's)."""
+    out: dict[str, Channel] = {}
+    for row in (await session.execute(select(ChannelSetting))).scalars():
+        secret = (
+            cipher.decrypt(row.credential_enc, "channel_settings", "credential_enc", row.channel)
+            if row.credential_enc
+            else ""
+        )
+        if row.channel == "email":
+            host, _, port = row.base_url.split("://", 1)[-1].partition(":")
+            out["email"] = SmtpEmail(host, int(port or 25), row.sender or default_sender)
+        else:
+            out[row.channel] = HttpProvider(row.base_url, row.channel, secret)
+    return out

@@ -45,7 +45,10 @@ async def send_now(
             s,
             cipher,
             uuid.UUID(notification_id),
-            channels_from(settings),
+            {
+                **channels_from(settings),
+                **await service.tenant_channels(s, cipher, settings.email_sender),
+            },
             lambda n: f"{settings.public_url}/r/{links.token(tenant.slug, n.id)}",
             tenant.name,
             callback=f"{settings.public_url}/webhooks/providers/{tenant.slug}",

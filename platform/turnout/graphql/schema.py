@@ -9,7 +9,14 @@ from strawberry.tools import merge_types
 
 from ..auth.graphql import AuthMutation, AuthQuery
 from ..config import Settings, get_settings
-from ..delivery.graphql import DeliveryMutation, DeliveryQuery, WebhookMutation, WebhookQuery
+from ..delivery.graphql import (
+    DeliveryMutation,
+    DeliveryQuery,
+    ProviderMutation,
+    ProviderQuery,
+    WebhookMutation,
+    WebhookQuery,
+)
 from ..recruiting.graphql import RecruitingMutation, RecruitingQuery
 from ..recruiting.graphql.types import (
     ApplicationType,
@@ -31,6 +38,7 @@ BASE_QUERIES: tuple[type, ...] = (
     RecruitingQuery,
     DeliveryQuery,
     WebhookQuery,
+    ProviderQuery,
 )
 BASE_MUTATIONS: tuple[type, ...] = (
     AuthMutation,
@@ -38,6 +46,8 @@ BASE_MUTATIONS: tuple[type, ...] = (
     RecruitingMutation,
     DeliveryMutation,
     WebhookMutation,
+    ProviderMutation,
+    ProviderQuery,
 )
 
 
