@@ -20,7 +20,7 @@ from turnout.config import get_settings
 from turnout.db.session import tenant_session
 from turnout.delivery import tasks
 from turnout.delivery.models import Notification
-from turnout.delivery.receipts import sign
+from turnout.delivery.signing import sign
 from turnout.kit.clock import clock
 
 
