@@ -245,22 +245,30 @@ async def clients_create(
 
 
 @scheduler_app.callback()
-def scheduler_loop(ctx: typer.Context, interval: float = 1.0) -> None:
+def scheduler_loop(
+    ctx: typer.Context,
+    interval: float = typer.Option(1.0, min=0.05, max=60.0),
+    lease: float = typer.Option(
+        120.0, min=1.0, max=3600.0, help="Seconds before a claim whose worker died is retaken"
+    ),
+) -> None:
     """Without a subcommand: run passes every `interval` seconds until stopped."""
     if ctx.invoked_subcommand is not None:
         return
-    _scheduler_forever(interval)
+    _scheduler_forever(interval, lease)
 
 
 @run
-async def _scheduler_forever(interval: float) -> None:
+async def _scheduler_forever(interval: float, lease: float) -> None:
+    from datetime import timedelta
+
     from .broker import broker_from_url, use_broker
     from .delivery.tasks import tick
 
     url = get_settings().broker_url
     use_broker(broker_from_url(url))
     while True:
-        n = await tick(inline=url is None)
+        n = await tick(inline=url is None, lease=timedelta(seconds=lease))
         if n:
             err.print(f"queued {n} notifications")
         await asyncio.sleep(interval)

@@ -210,3 +210,32 @@ async def test_transient_failures_retry_then_fail_over_to_the_next_channel(clien
     fallback = [r for r in rows if r.kind == "fallback"]
     assert [(r.channel, r.parent_id) for r in fallback] == [("wechat", sms.id)]
     assert any(m["channel"] == "email" for m in provider.messages)  # SMTP was fine
+
+
+async def test_two_copies_of_one_message_send_once(provider, world):
+    """A re-delivered broker message racing the first copy: one provider call, one
+    escalation, no dead letter."""
+    import asyncio
+
+    provider.delay = 0.3  # the provider is slow: the copies overlap
+    at = world["opens"] - timedelta(days=2)
+    clock.freeze(at)
+    claimed = await tasks.claim(at)
+    sms = next(r for r in await _rows(world["tenant"]) if r.channel == "sms" and r.step == 0)
+    assert ("acme", str(sms.id)) in claimed
+    outcomes = await asyncio.gather(*(tasks.send_now("acme", str(sms.id)) for _ in range(3)))
+    assert sorted(o.status for o in outcomes) == ["noop", "noop", "sent"]
+    assert provider.seen[str(sms.id)] == 1
+    escalations = [r for r in await _rows(world["tenant"]) if r.parent_id == sms.id]
+    assert len(escalations) == 1
+
+
+async def test_claims_stop_at_the_in_flight_cap(world):
+    from turnout.delivery import service
+
+    at = world["opens"]
+    async with tenant_session(world["tenant"].ref) as s:
+        first = await service.claim_due(s, at, max_in_flight=1)
+        second = await service.claim_due(s, at, max_in_flight=1)
+        await s.commit()
+    assert len(first) == 1 and second == []  # one waits on the workers: no more for now

@@ -23,7 +23,7 @@ async def record_status(session: AsyncSession, nid: uuid.UUID, status: str) -> b
     if status == "delivered":
         stmt = (
             update(n)
-            .where(n.id == nid, n.status.in_(("queued", "sent")))
+            .where(n.id == nid, n.status.in_(("queued", "sending", "sent")))
             .values(status="delivered", delivered_at=now)
         )
     elif status == "read":
@@ -31,7 +31,7 @@ async def record_status(session: AsyncSession, nid: uuid.UUID, status: str) -> b
     elif status in ("failed", "bounced"):
         stmt = (
             update(n)
-            .where(n.id == nid, n.status.in_(("queued", "sent", "delivered")))
+            .where(n.id == nid, n.status.in_(("queued", "sending", "sent", "delivered")))
             .values(status=status, last_error=f"provider reported {status}")
         )
     else:
@@ -50,7 +50,7 @@ async def record_open(session: AsyncSession, nid: uuid.UUID) -> bool:
     n = Notification
     done = await session.execute(
         update(n)
-        .where(n.id == nid, n.status.in_(("queued", "sent", "delivered", "opened")))
+        .where(n.id == nid, n.status.in_(("queued", "sending", "sent", "delivered", "opened")))
         .values(
             status="opened",
             opened_at=case((n.opened_at.is_(None), now), else_=n.opened_at),

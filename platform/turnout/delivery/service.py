@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
@@ -30,7 +30,10 @@ from .models import OPEN_STATES, ChannelSetting, DeadLetter, Notification, Remin
 from .templates import custom_for, render
 
 MAX_ATTEMPTS = 5
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=2)  # a claim waiting on the workers
+# A send in progress: the providers' timeouts (10 s) and some margin. A worker that dies
+# mid-send leaves the row `sending`; after this it is claimed again (same idempotency key).
+SEND_LEASE = timedelta(seconds=30)
 CHANNEL_ORDER = ("sms", "email", "wechat", "push", "voice")
 ADDRESS = {
     "sms": "phone_enc",
@@ -147,25 +150,40 @@ async def void_for_interview(session: AsyncSession, interview_id: uuid.UUID) -> 
 
 
 async def claim_due(
-    session: AsyncSession, now: datetime, limit: int = 500, lease: timedelta = LEASE
+    session: AsyncSession,
+    now: datetime,
+    limit: int = 500,
+    lease: timedelta = LEASE,
+    max_in_flight: int = 2000,
 ) -> list[uuid.UUID]:
-    """Due rows, and rows whose claim ran out, marked queued for a lease; SKIP LOCKED lets
-    several schedulers claim side by side without taking the same row."""
+    """Due rows, and rows whose lease ran out (their worker died), marked queued for a lease;
+    SKIP LOCKED lets several schedulers claim side by side without taking the same row.
+    At most `max_in_flight` rows wait on the workers at once, so a backlog in the broker is
+    not claimed again before the workers reach it."""
+    n = Notification
+    in_flight = await session.scalar(
+        select(func.count())
+        .select_from(n)
+        .where(n.status.in_(("queued", "sending")), n.claimed_until >= now)
+    )
+    room = min(limit, max_in_flight - int(in_flight or 0))
+    if room <= 0:
+        return []
     due = (
-        select(Notification.id)
+        select(n.id)
         .where(
-            ((Notification.status == "pending") & (Notification.due_at <= now))
-            | ((Notification.status == "queued") & (Notification.claimed_until < now))
+            ((n.status == "pending") & (n.due_at <= now))
+            | (n.status.in_(("queued", "sending")) & (n.claimed_until < now))
         )
-        .order_by(Notification.due_at)
-        .limit(limit)
+        .order_by(n.due_at)
+        .limit(room)
         .with_for_update(skip_locked=True)
     )
     rows = await session.execute(
-        update(Notification)
-        .where(Notification.id.in_(due.scalar_subquery()))
+        update(n)
+        .where(n.id.in_(due.scalar_subquery()))
         .values(status="queued", claimed_until=now + lease)
-        .returning(Notification.id)
+        .returning(n.id)
         .execution_options(synchronize_session=False)
     )
     return list(rows.scalars())
@@ -190,6 +208,26 @@ def when_text(at: datetime, tz: str, locale: str) -> str:
     return local.strftime("%Y-%m-%d %H:%M") + (f" ({tz})" if locale != "zh-CN" else "")
 
 
+async def _take(session: AsyncSession, nid: uuid.UUID) -> Notification | None:
+    """queued -> sending, atomically: of two copies of one message, one gets the row."""
+    taken = await session.execute(
+        update(Notification)
+        .where(Notification.id == nid, Notification.status == "queued")
+        .values(
+            status="sending",
+            attempts=Notification.attempts + 1,
+            claimed_until=clock.now() + SEND_LEASE,
+        )
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.scalar_one_or_none() is None:
+        await session.rollback()
+        return None
+    await session.commit()
+    return await session.get(Notification, nid, populate_existing=True)
+
+
 async def deliver(
     session: AsyncSession,
     cipher: TenantCipher,
@@ -199,10 +237,11 @@ async def deliver(
     tenant_name: str,
     callback: str = "",
 ) -> Outcome:
-    """Send one claimed notification. Idempotent: anything not `queued` is left alone."""
-    n = await session.get(Notification, nid)
-    if n is None or n.status != "queued":
-        return Outcome("noop", n.status if n else "missing")
+    """Send one claimed notification. Only the copy that moves the row from queued to
+    sending calls the provider; anything else is a no-op."""
+    n = await _take(session, nid)
+    if n is None:
+        return Outcome("noop")
     interview = await session.get(Interview, n.interview_id)
     cand = await session.get(Candidate, n.candidate_id)
     job = await session.get(Job, interview.job_id)
@@ -216,21 +255,17 @@ async def deliver(
         reason = "no address or consent" if address is None else "channel not configured"
         return await _fail(session, n, cand, cipher, reason)
     link = link_for(n)
+    custom = await custom_for(session, n.channel, cand.locale)
     subject, body = render(
         n.channel,
         cand.locale,
-        await custom_for(session, n.channel, cand.locale),
+        custom,
         name=cand.name,
         job=job.title,
         when=when_text(interview.opens_at, cand.time_zone, cand.locale),
         link=link,
         tenant=tenant_name,
     )
-    attempts = n.attempts + 1
-    await session.execute(
-        update(Notification).where(Notification.id == n.id).values(attempts=attempts)
-    )
-    await session.commit()  # no transaction stays open while the provider is called
     ics = None
     if n.channel == "email":  # the invite puts the interview in the candidate's calendar
         ics = invite(
@@ -241,19 +276,23 @@ async def deliver(
             link,
             interview.attempt - 1,
         )
+    await session.commit()  # no transaction stays open while the provider is called
     message = Message(
         str(n.id), n.channel, address, subject, body, ics, status_callback=f"{callback}/{n.channel}"
     )
     try:
         ref = await channel.send(message)
     except TransientError as exc:
-        if attempts >= MAX_ATTEMPTS:
+        if n.attempts >= MAX_ATTEMPTS:
             return await _fail(session, n, cand, cipher, str(exc))
-        await _finish(session, n, "pending", error=str(exc), due_at=clock.now() + backoff(attempts))
+        await _finish(
+            session, n, "pending", error=str(exc), due_at=clock.now() + backoff(n.attempts)
+        )
         return Outcome("retry", str(exc))
     except PermanentError as exc:
         return await _fail(session, n, cand, cipher, str(exc))
-    await _finish(session, n, "sent", provider_ref=ref, sent_at=clock.now())
+    if not await _finish(session, n, "sent", provider_ref=ref, sent_at=clock.now()):
+        return Outcome("noop", "the row moved on meanwhile")
     if n.escalate_after_minutes and n.escalate_channel:
         session.add(
             Notification(
@@ -287,22 +326,25 @@ async def _skip_reason(session: AsyncSession, n: Notification, interview: Interv
 
 async def _finish(
     session: AsyncSession, n: Notification, status: str, error: str = "", **values
-) -> None:
-    await session.execute(
+) -> bool:
+    """Leave `sending` for `status`; False if the row is no longer ours (nothing changed)."""
+    done = await session.execute(
         update(Notification)
-        .where(Notification.id == n.id, Notification.status == "queued")
+        .where(Notification.id == n.id, Notification.status == "sending")
         .values(status=status, last_error=error[:1000], claimed_until=None, **values)
         .execution_options(synchronize_session=False)
     )
     await session.commit()
     await session.refresh(n)
+    return done.rowcount == 1
 
 
 async def _fail(
     session: AsyncSession, n: Notification, cand: Candidate, cipher: TenantCipher, error: str
 ) -> Outcome:
     """Failed for good: a dead letter, and the same step on the candidate's next channel."""
-    await _finish(session, n, "failed", error=error)
+    if not await _finish(session, n, "failed", error=error):
+        return Outcome("noop", "the row moved on meanwhile")
     await webhooks.emit(session, "notification.failed", webhooks.notification_data(n))
     session.add(
         DeadLetter(notification_id=n.id, channel=n.channel, error=error[:2000], attempts=n.attempts)

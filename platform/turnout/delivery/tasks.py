@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..broker import broker_from_url, run_async, task, use_broker
 from ..config import Settings, get_settings
@@ -73,7 +73,9 @@ def send(tenant_slug: str, notification_id: str) -> None:
     run_async(send_now(tenant_slug, notification_id))
 
 
-async def claim(at: datetime | None = None, limit: int = 1000) -> list[tuple[str, str]]:
+async def claim(
+    at: datetime | None = None, limit: int = 1000, lease: timedelta = service.LEASE
+) -> list[tuple[str, str]]:
     """Claim what is due in every active tenant: (tenant slug, id) pairs, where webhook
     deliveries' ids read "webhook:<id>"."""
     now = at or clock.now()
@@ -82,8 +84,8 @@ async def claim(at: datetime | None = None, limit: int = 1000) -> list[tuple[str
     claimed = []
     for t in tenants:
         async with tenant_session(t.ref) as s:
-            ids = await service.claim_due(s, now, limit)
-            hooks = await webhooks.claim_due(s, now, limit)
+            ids = await service.claim_due(s, now, limit, lease)
+            hooks = await webhooks.claim_due(s, now, limit, lease)
             await s.commit()
         claimed += [(t.slug, str(i)) for i in ids]
         claimed += [(t.slug, f"webhook:{i}") for i in hooks]
@@ -91,11 +93,15 @@ async def claim(at: datetime | None = None, limit: int = 1000) -> list[tuple[str
 
 
 async def tick(
-    at: datetime | None = None, inline: bool = False, limit: int = 1000, concurrency: int = 16
+    at: datetime | None = None,
+    inline: bool = False,
+    limit: int = 1000,
+    concurrency: int = 16,
+    lease: timedelta = service.LEASE,
 ) -> int:
     """One scheduler pass. With a broker the workers send; `inline` sends here and now
     (no broker configured: the embedded default, `scheduler tick` in a demo)."""
-    claimed = await claim(at, limit)
+    claimed = await claim(at, limit, lease)
     if not inline:
         for slug, nid in claimed:
             if nid.startswith("webhook:"):

@@ -3,6 +3,8 @@ rendered in Jinja2's sandbox so a template cannot reach into the application."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
@@ -49,12 +51,17 @@ def kind_of(channel: str) -> str:
     return "email" if channel == "email" else "short"
 
 
+@lru_cache(maxsize=256)
+def _compiled(text: str):
+    return _env.from_string(text)
+
+
 def render(
     channel: str, locale: str, custom: tuple[str, str] | None = None, **values: str
 ) -> tuple[str, str]:
     key = (kind_of(channel), locale if locale in LOCALES else "en")
     subject, body = custom or BUILT_IN[key]
-    return _env.from_string(subject).render(**values), _env.from_string(body).render(**values)
+    return _compiled(subject).render(**values), _compiled(body).render(**values)
 
 
 async def custom_for(session: AsyncSession, channel: str, locale: str) -> tuple[str, str] | None:

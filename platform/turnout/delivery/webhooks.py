@@ -105,7 +105,7 @@ async def claim_due(
         select(w.id)
         .where(
             ((w.status == "pending") & (w.due_at <= now))
-            | ((w.status == "queued") & (w.claimed_until < now))
+            | (w.status.in_(("queued", "sending")) & (w.claimed_until < now))
         )
         .order_by(w.due_at)
         .limit(limit)
@@ -123,13 +123,27 @@ async def claim_due(
 
 async def deliver(session: AsyncSession, cipher: TenantCipher, did: uuid.UUID) -> str:
     """POST one claimed delivery. Idempotent per row: the receiver sees X-Turnout-Delivery."""
-    d = await session.get(WebhookDelivery, did)
-    if d is None or d.status != "queued":
+    w = WebhookDelivery
+    taken = await session.execute(  # of two copies of one delivery, one gets the row
+        update(w)
+        .where(w.id == did, w.status == "queued")
+        .values(
+            status="sending",
+            attempts=w.attempts + 1,
+            claimed_until=clock.now() + timedelta(minutes=2),
+        )
+        .returning(w.id)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.scalar_one_or_none() is None:
+        await session.rollback()
         return "noop"
+    await session.commit()
+    d = await session.get(WebhookDelivery, did, populate_existing=True)
     sub = await session.get(WebhookSubscription, d.subscription_id)
     secret = cipher.decrypt(sub.secret_enc, "webhook_subscriptions", "secret_enc", sub.id)
     body = orjson.dumps({"id": str(d.id), **d.payload})
-    attempts = d.attempts + 1
+    attempts = d.attempts
     await session.commit()  # nothing stays locked while the receiver answers
     code, error = None, ""
     try:
@@ -158,10 +172,8 @@ async def deliver(session: AsyncSession, cipher: TenantCipher, did: uuid.UUID) -
         values = {"status": "pending", "due_at": clock.now() + backoff}
     await session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id == d.id, WebhookDelivery.status == "queued")
-        .values(
-            attempts=attempts, last_status_code=code, last_error=error, claimed_until=None, **values
-        )
+        .where(WebhookDelivery.id == d.id, WebhookDelivery.status == "sending")
+        .values(last_status_code=code, last_error=error, claimed_until=None, **values)
         .execution_options(synchronize_session=False)
     )
     await session.commit()
