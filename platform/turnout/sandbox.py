@@ -19,10 +19,10 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 CHANNEL_PATHS = {
-    "/sms/messages": "sms",
-    "/voice/calls": "voice",
-    "/wechat/template": "wechat",
-    "/push/send": "push",
+    "/2010-04-01/Accounts/{sid}/Messages.json": "sms",  # Twilio
+    "/2010-04-01/Accounts/{sid}/Calls.json": "voice",  # Twilio
+    "/cgi-bin/message/template/send": "wechat",  # WeChat template message
+    "/v1/projects/{project}/messages:send": "push",  # FCM HTTP v1
 }
 
 
@@ -84,27 +84,57 @@ class SmtpHandler:
         return "250 OK"
 
 
+def _read(channel: str, request: Request, form: dict, data: dict) -> tuple[str, str, str, str]:
+    """(to, subject, body, status callback) from each provider's own request shape."""
+    if channel == "sms":
+        return form.get("To", ""), "", form.get("Body", ""), form.get("StatusCallback", "")
+    if channel == "voice":
+        return form.get("To", ""), "", form.get("Twiml", ""), form.get("StatusCallback", "")
+    if channel == "wechat":
+        values = data.get("data", {})
+        return (
+            str(data.get("touser", "")),
+            values.get("first", {}).get("value", ""),
+            values.get("remark", {}).get("value", ""),
+            "",
+        )
+    msg = data.get("message", {})
+    note = msg.get("notification", {})
+    return (
+        str(msg.get("token", "")),
+        note.get("title", ""),
+        note.get("body", ""),
+        msg.get("data", {}).get("status_callback", ""),
+    )
+
+
 def create_app(recorder: Recorder) -> Starlette:
     async def provider(request: Request) -> JSONResponse:
+        channel = request.scope["route"].name
         if recorder.delay:
             await asyncio.sleep(recorder.delay)
         if recorder.fail_rate and random.random() < recorder.fail_rate:
             return JSONResponse({"error": "sandbox: told to fail"}, 503)
-        data = await request.json()
-        known = request.headers.get("idempotency-key", "") in recorder.by_key
-        msg = recorder.record(
-            CHANNEL_PATHS[request.url.path],
-            request.headers.get("idempotency-key", ""),
-            str(data.get("to")),
-            str(data.get("subject", "")),
-            str(data.get("body", "")),
+        form, data = {}, {}
+        if channel in ("sms", "voice"):
+            form = dict(await request.form())
+        else:
+            data = await request.json()
+        key = request.headers.get("i-twilio-idempotency-token") or request.headers.get(
+            "idempotency-key", ""
         )
-        callback = str(data.get("status_callback") or "")
+        to, subject, body, callback = _read(channel, request, form, data)
+        known = key in recorder.by_key
+        msg = recorder.record(channel, key, str(to), str(subject), str(body))
         if callback and not known and recorder.receipt_delay is not None:
             task = asyncio.create_task(_receipts(recorder, callback, msg["idempotency_key"]))
             _pending.add(task)
             task.add_done_callback(_pending.discard)
-        return JSONResponse({"id": msg["id"], "status": "queued"})
+        if channel == "wechat":
+            return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": abs(hash(msg["id"]))})
+        if channel == "push":
+            return JSONResponse({"name": f"projects/sandbox/messages/{msg['id']}"})
+        return JSONResponse({"sid": msg["id"], "status": "queued"})
 
     async def messages(request: Request) -> JSONResponse:
         channel = request.query_params.get("channel")
@@ -133,7 +163,7 @@ def create_app(recorder: Recorder) -> Starlette:
             f"<tr><th>channel<th>to<th>subject<th>body</tr>{rows}</table>"
         )
 
-    routes = [Route(p, provider, methods=["POST"]) for p in CHANNEL_PATHS]
+    routes = [Route(p, provider, methods=["POST"], name=c) for p, c in CHANNEL_PATHS.items()]
     routes += [Route("/messages", messages), Route("/stats", stats), Route("/", page)]
     return Starlette(routes=routes)
 

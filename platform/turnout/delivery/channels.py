@@ -30,6 +30,7 @@ class Message:
     body: str
     ics: bytes | None = None
     status_callback: str = ""  # where the provider posts delivery receipts
+    link: str = ""  # the message's tracked link
 
 
 class Channel(Protocol):
@@ -85,37 +86,73 @@ def _client(base_url: str, timeout: float) -> httpx.AsyncClient:
     return client
 
 
-PATHS = {
-    "sms": "/sms/messages",
-    "voice": "/voice/calls",
-    "wechat": "/wechat/template",
-    "push": "/push/send",
-}
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass
 class HttpProvider:
-    """Twilio-style REST for SMS and voice, WeChat's template message, FCM-style push."""
+    """The providers' own API shapes, behind one interface:
+    - sms, voice: Twilio's REST API (form-encoded Messages.json / Calls.json, HTTP Basic with
+      account SID and auth token, StatusCallback, I-Twilio-Idempotency-Token);
+    - wechat: WeChat's template-message API (JSON, access_token in the query, errcode);
+    - push: FCM's HTTP v1 API (JSON message, Bearer token).
+    `credential` is "SID:TOKEN" for Twilio and the token for the others; `sender` is the
+    From number (Twilio), the template id (WeChat) or the project id (FCM)."""
 
     base_url: str
     channel: str
-    token: str = ""
+    credential: str = ""
+    sender: str = ""
     timeout: float = 10.0
 
-    async def send(self, message: Message) -> str:
-        payload = {
-            "to": message.to,
-            "body": message.body,
-            "subject": message.subject,
-            "status_callback": message.status_callback,
+    def _request(self, m: Message) -> dict:
+        key = {"Idempotency-Key": m.notification_id}
+        if self.channel in ("sms", "voice"):
+            sid, _, token = self.credential.partition(":")
+            form = {
+                "To": m.to,
+                "From": self.sender or "+10000000000",
+                "StatusCallback": m.status_callback,
+            }
+            if self.channel == "sms":
+                path, form["Body"] = f"/2010-04-01/Accounts/{sid or 'AC'}/Messages.json", m.body
+            else:
+                path = f"/2010-04-01/Accounts/{sid or 'AC'}/Calls.json"
+                form["Twiml"] = f"<Response><Say>{_xml(m.body)}</Say></Response>"
+            return {
+                "url": path,
+                "data": form,
+                "auth": (sid, token),
+                "headers": {"I-Twilio-Idempotency-Token": m.notification_id, **key},
+            }
+        if self.channel == "wechat":
+            return {
+                "url": "/cgi-bin/message/template/send",
+                "params": {"access_token": self.credential},
+                "headers": key,
+                "json": {
+                    "touser": m.to,
+                    "template_id": self.sender or "interview_reminder",
+                    "url": m.link,
+                    "data": {"first": {"value": m.subject}, "remark": {"value": m.body}},
+                },
+            }
+        return {
+            "url": f"/v1/projects/{self.sender or 'turnout'}/messages:send",
+            "headers": {"Authorization": f"Bearer {self.credential}", **key},
+            "json": {
+                "message": {
+                    "token": m.to,
+                    "notification": {"title": m.subject, "body": m.body},
+                    "data": {"status_callback": m.status_callback},
+                }
+            },
         }
-        headers = {"Idempotency-Key": message.notification_id}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+
+    async def send(self, message: Message) -> str:
         try:
-            r = await _client(self.base_url, self.timeout).post(
-                PATHS[self.channel], json=payload, headers=headers
-            )
+            r = await _client(self.base_url, self.timeout).post(**self._request(message))
         except httpx.HTTPError as exc:
             raise TransientError(f"{self.channel}: {exc!r}") from exc
         if r.status_code == 429 or r.status_code >= 500:
@@ -124,4 +161,11 @@ class HttpProvider:
             raise PermanentError(
                 f"{self.channel}: provider refused ({r.status_code}): {r.text[:200]}"
             )
-        return str(r.json().get("id", ""))
+        data = r.json()
+        if self.channel == "wechat":
+            if data.get("errcode", 0) == -1:  # "system busy"
+                raise TransientError("wechat: system busy")
+            if data.get("errcode", 0) != 0:
+                raise PermanentError(f"wechat: {data.get('errcode')} {data.get('errmsg')}")
+            return str(data.get("msgid", ""))
+        return str(data.get("sid") or data.get("name") or "")

@@ -278,7 +278,14 @@ async def deliver(
         )
     await session.commit()  # no transaction stays open while the provider is called
     message = Message(
-        str(n.id), n.channel, address, subject, body, ics, status_callback=f"{callback}/{n.channel}"
+        str(n.id),
+        n.channel,
+        address,
+        subject,
+        body,
+        ics,
+        status_callback=f"{callback}/{n.channel}",
+        link=link,
     )
     try:
         ref = await channel.send(message)
@@ -431,5 +438,5 @@ async def tenant_channels(
             host, _, port = row.base_url.split("://", 1)[-1].partition(":")
             out["email"] = SmtpEmail(host, int(port or 25), row.sender or default_sender)
         else:
-            out[row.channel] = HttpProvider(row.base_url, row.channel, secret)
+            out[row.channel] = HttpProvider(row.base_url, row.channel, secret, row.sender)
     return out
