@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import uvicorn
 
+from tests.helpers import make_tenant, token_for
+from tests.recruiting import api
 from turnout import sandbox
 from turnout.config import get_settings
+
+NOON = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 def free_port() -> int:
@@ -50,3 +55,36 @@ async def provider():
         server.should_exit = True
         await serving
         smtp.stop()
+
+
+@pytest.fixture
+async def world(client):
+    """A tenant with a candidate (phone and email) and an AI interview in four days."""
+    tenant = await make_tenant("acme")
+    admin = await token_for(client, "admin@acme.example", "acme")
+    job = await api.job(client, admin)
+    cand = await api.candidate(client, admin, "Li Wei", "13812345678", "liwei@example.com")
+    app = await api.application(client, admin, cand, job)
+    opens = NOON + timedelta(days=4)
+    iv = await api.ok(
+        client,
+        api.SCHEDULE,
+        {
+            "i": {
+                "applicationId": app,
+                "kind": "ai_async",
+                "opensAt": opens.isoformat(),
+                "closesAt": (opens + timedelta(days=2)).isoformat(),
+            }
+        },
+        admin,
+        "scheduleInterview",
+    )
+    return {
+        "tenant": tenant,
+        "admin": admin,
+        "interview": iv["interview"]["id"],
+        "opens": opens,
+        "app": app,
+        "candidate": cand,
+    }

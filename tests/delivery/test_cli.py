@@ -7,10 +7,9 @@ import os
 from datetime import timedelta
 
 from tests.cli import turnout
-from tests.delivery.test_outbox import world  # noqa: F401 - fixture
 
 
-async def test_scheduler_tick_at_a_time(provider, world):  # noqa: F811
+async def test_scheduler_tick_at_a_time(provider, world):
     env = {k: os.environ[k] for k in ("TURNOUT_SMTP_URL", "TURNOUT_PROVIDER_URL")}
     early = (world["opens"] - timedelta(days=3)).isoformat()
     r = await asyncio.to_thread(turnout, "scheduler", "tick", "--at", early, env=env)

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-from tests.delivery.test_outbox import world  # noqa: F401 - fixture
 from tests.helpers import gql, make_user, token_for
 from turnout.delivery import tasks
 from turnout.kit.clock import clock
@@ -31,7 +30,7 @@ GOOD = {
 }
 
 
-async def test_policy_read_set_and_preview(client, world):  # noqa: F811
+async def test_policy_read_set_and_preview(client, world):
     admin = world["admin"]
     r = await gql(
         client, "{ reminderPolicy { priority steps { offsetMinutes channels } } }", token=admin
@@ -91,7 +90,7 @@ async def test_policy_read_set_and_preview(client, world):  # noqa: F811
         ({"quietStart": None}, ["quietStart"]),
     ],
 )
-async def test_bad_policies_are_refused_and_change_nothing(client, world, change, path):  # noqa: F811
+async def test_bad_policies_are_refused_and_change_nothing(client, world, change, path):
     r = await gql(client, SET, {"p": "", "i": {**GOOD, **change}}, token=world["admin"])
     res = r.json()["data"]["setReminderPolicy"]
     assert res["__typename"] == "InvalidInputError", res
@@ -103,7 +102,7 @@ async def test_bad_policies_are_refused_and_change_nothing(client, world, change
 async def test_only_admins_change_policies_and_notifications_show_on_interviews(
     client,
     provider,
-    world,  # noqa: F811
+    world,
 ):
     await make_user("acme", "rec@acme.example", ["recruiter"])
     rec = await token_for(client, "rec@acme.example", "acme")

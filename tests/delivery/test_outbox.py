@@ -3,19 +3,17 @@ actor sends them through the real channels (sandbox HTTP, SMTP) at most once per
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
-from tests.helpers import gql, make_tenant, token_for
+from tests.delivery.conftest import NOON
+from tests.helpers import gql
 from tests.recruiting import api
 from turnout.db.session import tenant_session
 from turnout.delivery import tasks
 from turnout.delivery.models import DeadLetter, Notification
 from turnout.kit.clock import clock
-
-NOON = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 async def _rows(tenant) -> list[Notification]:
@@ -27,38 +25,6 @@ async def _rows(tenant) -> list[Notification]:
                 )
             ).scalars()
         )
-
-
-@pytest.fixture
-async def world(client):
-    tenant = await make_tenant("acme")
-    admin = await token_for(client, "admin@acme.example", "acme")
-    job = await api.job(client, admin)
-    cand = await api.candidate(client, admin, "Li Wei", "13812345678", "liwei@example.com")
-    app = await api.application(client, admin, cand, job)
-    opens = NOON + timedelta(days=4)
-    iv = await api.ok(
-        client,
-        api.SCHEDULE,
-        {
-            "i": {
-                "applicationId": app,
-                "kind": "ai_async",
-                "opensAt": opens.isoformat(),
-                "closesAt": (opens + timedelta(days=2)).isoformat(),
-            }
-        },
-        admin,
-        "scheduleInterview",
-    )
-    return {
-        "tenant": tenant,
-        "admin": admin,
-        "interview": iv["interview"]["id"],
-        "opens": opens,
-        "app": app,
-        "candidate": cand,
-    }
 
 
 async def test_scheduling_writes_the_policys_reminders(world):

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from tests.delivery.conftest import NOON
 from tests.delivery.test_graphql import SET
-from tests.delivery.test_outbox import NOON, world  # noqa: F401 - fixture
 from tests.helpers import gql
 from tests.recruiting import api
 from turnout.db.session import tenant_session
@@ -19,14 +19,14 @@ PREF = """query($id: ID!) { candidate(id: $id) { channelPreference { channel sco
   medianMinutesToOpen evidence } } }"""
 
 
-async def test_unknown_candidate_gets_the_default_order(client, world):  # noqa: F811
+async def test_unknown_candidate_gets_the_default_order(client, world):
     r = await gql(client, PREF, {"id": world["candidate"]}, token=world["admin"])
     prefs = r.json()["data"]["candidate"]["channelPreference"]
     assert [p["channel"] for p in prefs] == ["sms", "email", "wechat", "push", "voice"]
     assert prefs[0]["evidence"] == "no messages on this channel yet"
 
 
-async def test_opened_channel_rises_and_best_follows_it(client, world):  # noqa: F811
+async def test_opened_channel_rises_and_best_follows_it(client, world):
     now = clock.now()
     async with tenant_session(world["tenant"].ref) as s:
         rows = (await s.execute(select(Notification))).scalars().all()

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from tests.delivery.test_outbox import world  # noqa: F401 - fixture
 from tests.helpers import gql
 from turnout.db.engine import db
 from turnout.delivery import tasks
@@ -23,7 +22,7 @@ SET_TEMPLATE = """mutation($k: String!, $l: String!, $s: String!, $b: String!) {
   ... on InvalidInputError { errors { path message } } } }"""
 
 
-async def test_tenant_provider_and_template_are_used(client, provider, world):  # noqa: F811
+async def test_tenant_provider_and_template_are_used(client, provider, world):
     admin = world["admin"]
     # The platform's provider is the sandbox; this tenant sends SMS through "its own"
     # (the same sandbox under another URL form), with a secret token.
@@ -53,7 +52,7 @@ async def test_tenant_provider_and_template_are_used(client, provider, world):  
     assert sms["body"].startswith("Hello Li Wei! ICU Nurse at ")
 
 
-async def test_bad_provider_settings_and_templates(client, world):  # noqa: F811
+async def test_bad_provider_settings_and_templates(client, world):
     admin = world["admin"]
     for c, u, path in [
         ("fax", "https://x.example", ["channel"]),

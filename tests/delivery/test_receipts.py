@@ -15,7 +15,6 @@ import uvicorn
 from sqlalchemy import select
 
 from tests.delivery.conftest import free_port
-from tests.delivery.test_outbox import world  # noqa: F401 - fixture
 from turnout.config import get_settings
 from turnout.db.session import tenant_session
 from turnout.delivery import tasks
@@ -59,7 +58,7 @@ async def served(app):
         await serving
 
 
-async def test_sandbox_receipts_flow_back_over_http(provider, served, world):  # noqa: F811
+async def test_sandbox_receipts_flow_back_over_http(provider, served, world):
     provider.receipt_delay, provider.read_rate = 0.0, 1.0
     clock.freeze(world["opens"] - timedelta(days=2))
     await tasks.tick(clock.now(), inline=True)
@@ -80,7 +79,7 @@ async def _post(client, tenant: str, body: dict | bytes, signature: str | None):
     return await client.post(f"/webhooks/providers/{tenant}/sms", content=raw, headers=headers)
 
 
-async def test_callbacks_must_be_signed(client, provider, world, caplog):  # noqa: F811
+async def test_callbacks_must_be_signed(client, provider, world, caplog):
     clock.freeze(world["opens"] - timedelta(days=2))
     await tasks.tick(clock.now(), inline=True)
     sms = (await _by_channel(world["tenant"]))["sms"]
@@ -111,7 +110,7 @@ async def test_callbacks_must_be_signed(client, provider, world, caplog):  # noq
     assert again.json()["changed"] is False  # replays change nothing
 
 
-async def test_tracked_link_records_the_open_and_stops_the_escalation(client, provider, world):  # noqa: F811
+async def test_tracked_link_records_the_open_and_stops_the_escalation(client, provider, world):
     clock.freeze(world["opens"] - timedelta(days=2))
     await tasks.tick(clock.now(), inline=True)
     sms_body = next(m["body"] for m in provider.messages if m["channel"] == "sms")

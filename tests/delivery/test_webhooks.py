@@ -13,8 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.delivery.conftest import free_port
-from tests.delivery.test_outbox import NOON
+from tests.delivery.conftest import NOON, free_port
 from tests.helpers import gql, make_tenant, make_user, token_for
 from tests.recruiting import api
 from turnout.delivery import tasks

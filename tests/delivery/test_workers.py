@@ -9,7 +9,6 @@ import pytest
 from dramatiq import Worker
 from sqlalchemy import select
 
-from tests.delivery.test_outbox import world  # noqa: F401 - fixture
 from tests.test_broker import BROKERS, _reachable
 from turnout.broker import broker_from_url, use_broker
 from turnout.db.session import tenant_session
@@ -22,7 +21,7 @@ from turnout.kit.clock import clock
 async def test_worker_sends_what_the_scheduler_enqueued(
     kind,
     provider,
-    world,  # noqa: F811
+    world,
     services_required,
 ):
     url = BROKERS[kind]
