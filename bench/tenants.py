@@ -93,8 +93,8 @@ async def plain_sql_tenant(conn, slug: str, ddl: list[str]) -> None:
 
 
 async def reset_tenant_schemas(engine, slugs: list[str]) -> None:
-    async with engine.begin() as conn:
-        for s in slugs:  # back to an empty schema: the whole tenant tree runs again
+    for s in slugs:  # back to an empty schema: the whole tenant tree runs again
+        async with engine.begin() as conn:  # one each: a schema's locks are many
             await conn.exec_driver_sql(f'DROP SCHEMA "tenant_{s}" CASCADE')
             await conn.exec_driver_sql(f'CREATE SCHEMA "tenant_{s}"')
 
