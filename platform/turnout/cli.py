@@ -268,7 +268,11 @@ async def _scheduler_forever(interval: float, lease: float) -> None:
     url = get_settings().broker_url
     use_broker(broker_from_url(url))
     while True:
-        n = await tick(inline=url is None, lease=timedelta(seconds=lease))
+        try:
+            n = await tick(inline=url is None, lease=timedelta(seconds=lease))
+        except Exception as exc:  # e.g. the database restarting: try again next pass
+            err.print(f"[red]scheduler pass failed:[/red] {escape(str(exc))}")
+            n = 0
         if n:
             err.print(f"queued {n} notifications")
         await asyncio.sleep(interval)

@@ -97,10 +97,21 @@ async def test_tick_sends_through_sms_and_smtp_once(provider, world):
     # Nothing else is due yet; the escalations wait an hour.
     assert await tasks.tick(at, inline=True) == 0
     escalations = [r for r in await _rows(world["tenant"]) if r.kind == "escalation"]
-    assert sorted(r.channel for r in escalations) == ["voice", "voice"]
+    assert [r.channel for r in escalations] == ["voice"]  # one call per step, not per channel
 
 
-async def test_unopened_reminder_escalates_opened_one_does_not(provider, world):
+async def test_unopened_step_escalates_once(provider, world):
+    at = world["opens"] - timedelta(days=2) + timedelta(minutes=1)
+    clock.freeze(at)
+    await tasks.tick(at, inline=True)  # SMS and email go; neither is opened
+    clock.freeze(at + timedelta(minutes=61))
+    await tasks.tick(clock.now(), inline=True)
+    (esc,) = [r for r in await _rows(world["tenant"]) if r.kind == "escalation"]
+    assert (esc.channel, esc.status) == ("voice", "sent")
+    assert [m["channel"] for m in provider.messages].count("voice") == 1
+
+
+async def test_opening_any_message_of_the_step_stops_the_escalation(provider, world):
     at = world["opens"] - timedelta(days=2) + timedelta(minutes=1)
     clock.freeze(at)
     await tasks.tick(at, inline=True)
@@ -115,11 +126,9 @@ async def test_unopened_reminder_escalates_opened_one_does_not(provider, world):
         await s.commit()
     clock.freeze(at + timedelta(minutes=61))
     await tasks.tick(clock.now(), inline=True)
-    esc = {r.parent_id: r for r in await _rows(world["tenant"]) if r.kind == "escalation"}
-    assert esc[email.id].status == "skipped"
-    sms = next(r for r in rows if r.step == 0 and r.channel == "sms")
-    assert esc[sms.id].status == "sent"
-    assert [m["channel"] for m in provider.messages].count("voice") == 1
+    (esc,) = [r for r in await _rows(world["tenant"]) if r.kind == "escalation"]
+    assert esc.status == "skipped" and esc.last_error == "a reminder of this step was opened"
+    assert [m["channel"] for m in provider.messages].count("voice") == 0
 
 
 async def test_confirmed_interviews_skip_not_confirmed_steps(client, world):
@@ -192,7 +201,7 @@ async def test_two_copies_of_one_message_send_once(provider, world):
     outcomes = await asyncio.gather(*(tasks.send_now("acme", str(sms.id)) for _ in range(3)))
     assert sorted(o.status for o in outcomes) == ["noop", "noop", "sent"]
     assert provider.seen[str(sms.id)] == 1
-    escalations = [r for r in await _rows(world["tenant"]) if r.parent_id == sms.id]
+    escalations = [r for r in await _rows(world["tenant"]) if r.kind == "escalation"]
     assert len(escalations) == 1
 
 

@@ -158,10 +158,13 @@ class HttpProvider:
         if r.status_code == 429 or r.status_code >= 500:
             raise TransientError(f"{self.channel}: provider answered {r.status_code}")
         if r.status_code >= 400:
-            raise PermanentError(
-                f"{self.channel}: provider refused ({r.status_code}): {r.text[:200]}"
-            )
-        data = r.json()
+            raise PermanentError(f"{self.channel}: provider refused ({r.status_code})")
+        try:
+            data = r.json()
+        except ValueError:  # accepted (2xx) is what counts; an odd body does not undo it
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
         if self.channel == "wechat":
             if data.get("errcode", 0) == -1:  # "system busy"
                 raise TransientError("wechat: system busy")

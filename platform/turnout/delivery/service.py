@@ -3,6 +3,8 @@ due rows, and delivering one notification through its channel."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 import uuid
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
@@ -29,11 +32,13 @@ from .ical import invite
 from .models import OPEN_STATES, ChannelSetting, DeadLetter, Notification, ReminderPolicy
 from .templates import custom_for, render
 
+log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=2)  # a claim waiting on the workers
 # A send in progress: the providers' timeouts (10 s) and some margin. A worker that dies
 # mid-send leaves the row `sending`; after this it is claimed again (same idempotency key).
 SEND_LEASE = timedelta(seconds=30)
+SEND_TIMEOUT = timedelta(seconds=20)  # a provider call is abandoned (and retried) after this
 CHANNEL_ORDER = ("sms", "email", "wechat", "push", "voice")
 ADDRESS = {
     "sms": "phone_enc",
@@ -166,6 +171,17 @@ async def claim_due(
         .select_from(n)
         .where(n.status.in_(("queued", "sending")), n.claimed_until >= now)
     )
+    # A row whose worker kept dying mid-send stops here instead of going round for ever.
+    await session.execute(
+        update(n)
+        .where(
+            n.status.in_(("queued", "sending")), n.claimed_until < now, n.attempts >= MAX_ATTEMPTS
+        )
+        .values(
+            status="failed", claimed_until=None, last_error="gave up: no worker finished sending it"
+        )
+        .execution_options(synchronize_session=False)
+    )
     room = min(limit, max_in_flight - int(in_flight or 0))
     if room <= 0:
         return []
@@ -288,8 +304,10 @@ async def deliver(
         link=link,
     )
     try:
-        ref = await channel.send(message)
-    except TransientError as exc:
+        async with asyncio.timeout(SEND_TIMEOUT.total_seconds()):  # well inside SEND_LEASE
+            ref = await channel.send(message)
+    except (TransientError, TimeoutError) as exc:
+        exc = exc if isinstance(exc, TransientError) else TransientError("provider timed out")
         if n.attempts >= MAX_ATTEMPTS:
             return await _fail(session, n, cand, cipher, str(exc))
         await _finish(
@@ -298,11 +316,25 @@ async def deliver(
         return Outcome("retry", str(exc))
     except PermanentError as exc:
         return await _fail(session, n, cand, cipher, str(exc))
+    except Exception as exc:  # anything unforeseen counts as transient, within MAX_ATTEMPTS
+        log.exception("sending notification %s failed unexpectedly", n.id)
+        if n.attempts >= MAX_ATTEMPTS:
+            return await _fail(session, n, cand, cipher, f"unexpected: {exc!r}"[:500])
+        await _finish(
+            session,
+            n,
+            "pending",
+            error=f"unexpected: {exc!r}"[:500],
+            due_at=clock.now() + backoff(n.attempts),
+        )
+        return Outcome("retry", repr(exc))
     if not await _finish(session, n, "sent", provider_ref=ref, sent_at=clock.now()):
         return Outcome("noop", "the row moved on meanwhile")
     if n.escalate_after_minutes and n.escalate_channel:
-        session.add(
-            Notification(
+        # One escalation per step: the unique index settles the race between its channels.
+        await session.execute(
+            pg_insert(Notification)
+            .values(
                 id=uuid.uuid4(),
                 interview_id=n.interview_id,
                 candidate_id=n.candidate_id,
@@ -314,6 +346,10 @@ async def deliver(
                 status="pending",
                 due_at=clock.now() + timedelta(minutes=n.escalate_after_minutes),
             )
+            .on_conflict_do_nothing(
+                index_elements=["interview_id", "step"],
+                index_where=Notification.kind == "escalation",
+            )
         )
     await session.commit()
     return Outcome("sent", ref)
@@ -322,12 +358,22 @@ async def deliver(
 async def _skip_reason(session: AsyncSession, n: Notification, interview: Interview) -> str:
     if interview.state in FINAL_INTERVIEW_STATES:
         return "void"
+    if clock.now() > interview.closes_at:
+        return "void"  # a late retry or escalation is of no use any more
     if n.condition == "not_confirmed" and interview.state == "confirmed":
         return "already confirmed"
-    if n.condition == "not_opened" and n.parent_id:
-        parent = await session.get(Notification, n.parent_id)
-        if parent is not None and parent.opened_at is not None:
-            return "the reminder was opened"
+    if n.condition == "not_opened":
+        opened = await session.scalar(
+            select(Notification.id)
+            .where(
+                Notification.interview_id == n.interview_id,
+                Notification.step == n.step,
+                Notification.opened_at.is_not(None),
+            )
+            .limit(1)
+        )
+        if opened is not None:
+            return "a reminder of this step was opened"
     return ""
 
 
@@ -335,9 +381,15 @@ async def _finish(
     session: AsyncSession, n: Notification, status: str, error: str = "", **values
 ) -> bool:
     """Leave `sending` for `status`; False if the row is no longer ours (nothing changed)."""
+    # Ours only while it is `sending` with our attempt: a worker whose lease ran out and whose
+    # row another worker took must not overwrite that one's outcome.
     done = await session.execute(
         update(Notification)
-        .where(Notification.id == n.id, Notification.status == "sending")
+        .where(
+            Notification.id == n.id,
+            Notification.status == "sending",
+            Notification.attempts == n.attempts,
+        )
         .values(status=status, last_error=error[:1000], claimed_until=None, **values)
         .execution_options(synchronize_session=False)
     )

@@ -27,4 +27,4 @@ def verify(secret: str, body: bytes, header: str | None, now: float | None = Non
     if abs((time.time() if now is None else now) - ts) > MAX_SKEW:
         return False
     expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(mac, expected)
+    return hmac.compare_digest(mac.encode(), expected.encode())

@@ -83,10 +83,14 @@ async def claim(
         tenants: list[Tenant] = [t for t in await list_tenants(s) if t.active]
     claimed = []
     for t in tenants:
-        async with tenant_session(t.ref) as s:
-            ids = await service.claim_due(s, now, limit, lease)
-            hooks = await webhooks.claim_due(s, now, limit, lease)
-            await s.commit()
+        try:
+            async with tenant_session(t.ref) as s:
+                ids = await service.claim_due(s, now, limit, lease)
+                hooks = await webhooks.claim_due(s, now, limit, lease)
+                await s.commit()
+        except Exception:  # one broken tenant must not stop the others' reminders
+            log.exception("claiming for tenant %s failed", t.slug)
+            continue
         claimed += [(t.slug, str(i)) for i in ids]
         claimed += [(t.slug, f"webhook:{i}") for i in hooks]
     return claimed

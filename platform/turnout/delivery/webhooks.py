@@ -161,7 +161,7 @@ async def deliver(session: AsyncSession, cipher: TenantCipher, did: uuid.UUID) -
         code = r.status_code
         ok = 200 <= code < 300
         error = "" if ok else f"answered {code}"
-    except httpx.HTTPError as exc:
+    except Exception as exc:  # a bad URL, a refused connection: a failed attempt, retried
         ok, error = False, f"{type(exc).__name__}: {exc}"[:1000]
     if ok:
         values = {"status": "delivered", "delivered_at": clock.now()}
