@@ -53,6 +53,7 @@ def start_server(url: str, port: int, log_path: Path, workers: int = 1) -> subpr
         {
             "TURNOUT_DATABASE_URL": url,
             "TURNOUT_ENV": "production",
+            "TURNOUT_PROVIDER_WEBHOOK_SECRET": "bench-provider-secret",
             "TURNOUT_BEARER_TOKEN_MINUTES": "60",
         },
         log_path,

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 
 from .auth import clients
-from .config import Settings, get_settings
+from .config import DEV_PROVIDER_SECRET, Settings, get_settings
 from .crypto.keys import keyring
 from .db.engine import db
 from .db.session import public_session
@@ -70,6 +70,11 @@ async def landing(request: Request) -> Response:
 def create_app(settings: Settings | None = None, configure: bool = True) -> Starlette:
     """configure=False when the caller has already configured db and keyring (tests, serve)."""
     settings = settings or get_settings()
+    if not settings.development and settings.provider_webhook_secret == DEV_PROVIDER_SECRET:
+        raise RuntimeError(
+            "set TURNOUT_PROVIDER_WEBHOOK_SECRET in production: with the "
+            "development value anyone could forge delivery receipts"
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEV_PROVIDER_SECRET = "change-me-provider-webhook-secret"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TURNOUT_", extra="ignore")
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     provider_token: str = ""
     email_sender: str = "Turnout <reminders@turnout.example>"
     # Shared with the providers: their status callbacks are HMAC-signed with it.
-    provider_webhook_secret: str = "change-me-provider-webhook-secret"
+    provider_webhook_secret: str = DEV_PROVIDER_SECRET
     # Subdomains of this host name a tenant: acme.localhost -> tenant "acme".
     base_domain: str = "localhost"
     # "all" or "authenticated": who may run introspection queries.

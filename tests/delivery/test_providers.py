@@ -77,3 +77,28 @@ async def test_bad_provider_settings_and_templates(client, world):
         assert path in [e["path"] for e in res["errors"]]
     r = await gql(client, "{ channelSettings { channel } }", token=admin)
     assert r.json()["data"]["channelSettings"] == []
+
+
+async def test_internal_addresses_are_refused_outside_development(client, app, world):
+    app.state.settings = app.state.settings.model_copy(update={"env": "production"})
+    admin = world["admin"]
+    for url in (
+        "http://127.0.0.1:8025",
+        "http://10.1.2.3/hooks",
+        "http://169.254.169.254/",
+        "http://localhost:9000",
+    ):
+        r = await gql(client, SET_CHANNEL, {"c": "sms", "u": url}, token=admin)
+        res = r.json()["data"]["setChannelSetting"]
+        assert res["__typename"] == "InvalidInputError", url
+        assert "inside the platform's network" in res["errors"][0]["message"]
+    r = await gql(
+        client,
+        """mutation($u: String!) { createWebhookSubscription(url: $u,
+        events: ["interview.scheduled"]) { __typename } }""",
+        {"u": "http://[::1]:8080/h"},
+        token=admin,
+    )
+    assert r.json()["data"]["createWebhookSubscription"]["__typename"] == "InvalidInputError"
+    r = await gql(client, "{ channelSettings { channel } } ", token=admin)
+    assert r.json()["data"]["channelSettings"] == []

@@ -129,3 +129,12 @@ async def test_tracked_link_records_the_open_and_stops_the_escalation(client, pr
             .all()
         )
     assert [e.status for e in esc] == ["skipped"]  # the SMS link was opened: no voice call
+
+
+def test_production_refuses_the_development_callback_secret(settings):
+    from turnout.app import create_app
+
+    prod = settings.model_copy(update={"env": "production"})
+    with pytest.raises(RuntimeError, match="TURNOUT_PROVIDER_WEBHOOK_SECRET"):
+        create_app(prod, configure=False)
+    create_app(prod.model_copy(update={"provider_webhook_secret": "s3cret"}), configure=False)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
 from ..kit.clock import clock
+from ..kit.urls import private_host
 from ..recruiting.models import Candidate, Interview, Job
 from . import policy as policies
 from . import preference, webhooks
@@ -448,6 +449,7 @@ async def set_channel(
     base_url: str,
     credential: str | None,
     sender: str = "",
+    allow_internal: bool = False,
 ) -> ChannelSetting:
     from urllib.parse import urlparse
 
@@ -460,6 +462,12 @@ async def set_channel(
     want = ("smtp",) if channel == "email" else ("http", "https")
     if parts.scheme not in want or not parts.netloc:
         p.append(FieldProblem("baseUrl", f"must be a {' or '.join(want)} URL"))
+    elif not allow_internal and (bad := private_host(base_url)):
+        p.append(
+            FieldProblem(
+                "baseUrl", f"points inside the platform's network ({bad})", "internal_address"
+            )
+        )
     if p:
         raise InvalidInput(problems=p)
     row = await session.get(ChannelSetting, channel) or ChannelSetting(channel=channel)

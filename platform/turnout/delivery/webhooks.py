@@ -16,6 +16,7 @@ from ..crypto.fields import TenantCipher
 from ..kit.clock import clock
 from ..kit.errors import FieldProblem, InvalidInput, NotFound
 from ..kit.ids import global_id, new_secret
+from ..kit.urls import private_host
 from .models import WebhookDelivery, WebhookSubscription
 from .signing import sign
 
@@ -35,13 +36,21 @@ TIMEOUT = 10.0
 
 
 async def subscribe(
-    session: AsyncSession, cipher: TenantCipher, url: str, events: list[str]
+    session: AsyncSession,
+    cipher: TenantCipher,
+    url: str,
+    events: list[str],
+    allow_internal: bool = False,
 ) -> tuple[WebhookSubscription, str]:
     """Returns the subscription and its signing secret, shown once."""
     p = []
     parts = urlparse(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
         p.append(FieldProblem("url", "must be an http(s) URL"))
+    elif not allow_internal and (bad := private_host(url)):
+        p.append(
+            FieldProblem("url", f"points inside the platform's network ({bad})", "internal_address")
+        )
     if not events:
         p.append(FieldProblem("events", "at least one event"))
     p += [
