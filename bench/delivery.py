@@ -1,10 +1,11 @@
 """Delivery end to end, beside a no-op dramatiq actor on the same broker, in the same run.
 
 1. Throughput: N notifications due now go outbox -> broker -> actor -> sandbox -> receipt
-   recorded (the row `sent` in the database). The scheduler pass is the product's
-   (`delivery.tasks.tick`, run in this process), the workers are `dramatiq turnout.worker`
-   subprocesses, the providers `turnout sandbox`. Measured from the first enqueue to the last
-   `sent_at`. Baseline: the same number of messages through a bare no-op actor
+   recorded (the sandbox posts a signed "delivered" callback to `turnout serve`, which marks
+   the row `delivered`). The scheduler pass is the product's (`delivery.tasks.tick`, run in
+   this process), the workers are `dramatiq turnout.worker` subprocesses, the providers
+   `turnout sandbox`. Measured from the first enqueue to the last `delivered_at`.
+   Baseline: the same number of messages through a bare no-op actor
    (bench/_noop.py) on the same Redis, same processes and threads, from the first enqueue
    until the queue is drained (broker.join). Target: ratio >= 0.5.
 2. Lateness: R reminders all due at the same instant T (a few seconds ahead), the scheduler
@@ -210,14 +211,15 @@ async def status_counts(tenant) -> dict[str, int]:
         return dict(rows.all())
 
 
-async def sent_times(tenant) -> list[tuple[datetime, datetime | None]]:
+async def sent_times(tenant, column: str = "sent_at") -> list[tuple[datetime, datetime | None]]:
     from sqlalchemy import select
 
     from turnout.db.session import tenant_session
     from turnout.delivery.models import Notification
 
     async with tenant_session(tenant.ref) as s:
-        return list((await s.execute(select(Notification.due_at, Notification.sent_at))).all())
+        rows = await s.execute(select(Notification.due_at, getattr(Notification, column)))
+        return list(rows.all())
 
 
 class Scheduler:
@@ -241,8 +243,11 @@ class Scheduler:
                 await asyncio.wait_for(self.stop.wait(), self.interval)
 
 
-async def drive(tenant, total: int, interval: float, seconds: float) -> tuple[Scheduler, dict]:
-    """Run the scheduler until every row is sent (or `seconds` pass); final status counts."""
+async def drive(
+    tenant, total: int, interval: float, seconds: float, until: tuple[str, ...] = ("sent",)
+) -> tuple[Scheduler, dict]:
+    """Run the scheduler until every row reached one of `until` (or `seconds` pass); final
+    status counts."""
     sched = Scheduler(interval)
     task = asyncio.create_task(sched.run())
     deadline = time.monotonic() + seconds
@@ -253,7 +258,7 @@ async def drive(tenant, total: int, interval: float, seconds: float) -> tuple[Sc
             if task.done():
                 task.result()
             counts = await status_counts(tenant)
-            if counts.get("sent", 0) >= total:
+            if sum(counts.get(s, 0) for s in until) >= total:
                 break
     finally:
         sched.stop.set()
@@ -262,6 +267,27 @@ async def drive(tenant, total: int, interval: float, seconds: float) -> tuple[Sc
 
 
 # --- phases ------------------------------------------------------------------------------
+
+
+async def provider_ceiling(url: str, n: int) -> float:
+    """Bare SMS posts to the sandbox from this process (aiohttp, 64 at a time, no database, no
+    broker): how many requests a second the provider side takes on this machine at most."""
+    import aiohttp
+
+    gate = asyncio.Semaphore(64)
+    async with aiohttp.ClientSession() as http:
+
+        async def one(i: int) -> None:
+            async with gate:
+                form = {"To": f"+86139{i:08d}", "From": "+10000000000", "Body": "ceiling"}
+                headers = {"I-Twilio-Idempotency-Token": f"ceiling-{i}"}
+                path = "/2010-04-01/Accounts/AC/Messages.json"
+                async with http.post(url + path, data=form, headers=headers) as r:
+                    await r.read()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(n)))
+        return n / (time.perf_counter() - t0)
 
 
 def noop_rate(procs: Procs, broker_url: str, n: int, workers: list[str], seconds: float):
@@ -299,7 +325,7 @@ async def main(args: argparse.Namespace, url: str, logs: Path) -> None:
     from turnout.db.migrate import upgrade_public
     from turnout.tenancy import service
 
-    http_port, smtp_port = free_port(), free_port()
+    http_port, smtp_port, app_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "TURNOUT_ENV": "development",
@@ -307,6 +333,8 @@ async def main(args: argparse.Namespace, url: str, logs: Path) -> None:
         "TURNOUT_BROKER_URL": args.broker,
         "TURNOUT_PROVIDER_URL": f"http://127.0.0.1:{http_port}",
         "TURNOUT_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "TURNOUT_PUBLIC_URL": f"http://127.0.0.1:{app_port}",
+        "TURNOUT_RUN_SCHEDULER": "false",  # the bench's own scheduler passes are measured
         "TURNOUT_DATA_DIR": str(logs),
         "BENCH_BROKER_URL": args.broker,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -345,11 +373,17 @@ async def main(args: argparse.Namespace, url: str, logs: Path) -> None:
         )
         broker.flush_all()
 
+        quick = ["--receipt-delay", "0", "--read-rate", "0"]  # a receipt right away
         sandbox, sb_log = procs.start(
             "sandbox",
-            [PYTHON, "-m", "turnout", "sandbox", "--port", str(http_port), *smtp_args],
+            [PYTHON, "-m", "turnout", "sandbox", "--port", str(http_port), *smtp_args, *quick],
         )
         wait_for_http(sandbox_url, sandbox, sb_log)
+        server, server_log = procs.start(  # where the receipts are recorded
+            "serve", [PYTHON, "-m", "turnout", "serve", "--port", str(app_port)]
+        )
+        wait_for_log(server, server_log, "Application startup complete", 1, 60)
+        ceiling = await provider_ceiling(sandbox_url, args.notifications)
         worker, w_log = procs.start(
             "worker", [PYTHON, "-m", "dramatiq", "turnout.worker", *workers]
         )
@@ -357,13 +391,13 @@ async def main(args: argparse.Namespace, url: str, logs: Path) -> None:
 
         # warm-up: every worker thread opens its pools and unwraps the tenant key once
         await write_due(tenant, pairs, 50, datetime.now(UTC) - timedelta(seconds=1))
-        await drive(tenant, 50, args.interval, 60)
+        await drive(tenant, 50, args.interval, 60, ("delivered",))
 
         # --- 1. end to end ---
         n = args.notifications
         await write_due(tenant, pairs, n, datetime.now(UTC) - timedelta(seconds=1))
-        sched, counts = await drive(tenant, n, args.interval, args.phase_seconds)
-        times = await sent_times(tenant)
+        sched, counts = await drive(tenant, n, args.interval, args.phase_seconds, ("delivered",))
+        times = await sent_times(tenant, "delivered_at")
         sent = [s for _, s in times if s is not None]
         if len(sent) == n:
             took = (max(sent) - sched.first).total_seconds()
@@ -371,7 +405,7 @@ async def main(args: argparse.Namespace, url: str, logs: Path) -> None:
         else:
             took = args.phase_seconds
             rate = len(sent) / took
-            cut = f" [cut off at {took:.0f} s with {n - len(sent)} not sent: {counts}]"
+            cut = f" [cut off at {took:.0f} s with {n - len(sent)} without receipt: {counts}]"
         print(
             f"delivery end to end: {rate:.1f} notifications/s vs no-op actor {noop:.1f} msg/s "
             f"-> ratio {rate / noop:.2f} (target >= 0.5){cut}"
@@ -381,6 +415,10 @@ async def main(args: argparse.Namespace, url: str, logs: Path) -> None:
             f"{n} messages in {noop_took:.2f} s, of which enqueueing {noop_enq:.2f} s; "
             f"{args.processes} processes x {args.threads} threads, Redis)"
         )
+        print(
+            f"  (for scale: bare POSTs to the sandbox, no database or broker: {ceiling:.1f} req/s "
+            f"-> delivery is {rate / ceiling:.2f} of what the provider side alone takes)"
+        )
 
         # --- 2. lateness: R reminders due at the same instant ---
         r = args.reminders
@@ -388,7 +426,9 @@ async def main(args: argparse.Namespace, url: str, logs: Path) -> None:
         due = datetime.now(UTC) + timedelta(seconds=10)
         await write_due(tenant, pairs, r, due)
         await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 2))
-        sched, counts = await drive(tenant, r, args.interval, args.phase_seconds)
+        sched, counts = await drive(
+            tenant, r, args.interval, args.phase_seconds, ("sent", "delivered")
+        )
         cutoff = datetime.now(UTC)
         times = await sent_times(tenant)
         late = [((s or cutoff) - d).total_seconds() for d, s in times]

@@ -22,7 +22,9 @@ from .db.engine import db
 from .db.session import public_session
 from .delivery import routes as delivery_routes
 from .delivery.tasks import run_scheduler
+from .evidence import routes as evidence_routes
 from .graphql.endpoint import graphql_endpoint
+from .portal import routes as portal_routes
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,8 @@ def create_app(settings: Settings | None = None, configure: bool = True) -> Star
             Route("/oauth/token", token_endpoint, methods=["POST"]),
             Route("/healthz", healthz),
             *delivery_routes.ROUTES,
+            *evidence_routes.ROUTES,
+            *portal_routes.ROUTES,
         ],
         lifespan=lifespan,
     )

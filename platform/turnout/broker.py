@@ -5,12 +5,12 @@ chosen after import (tests, `turnout serve`)."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import dramatiq
+import uvloop
 from dramatiq.brokers.stub import StubBroker
 
 T = TypeVar("T")
@@ -46,8 +46,8 @@ def task(name: str, **options) -> Callable[[Callable], dramatiq.Actor]:
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine from an actor on this thread's own, long-lived event loop."""
     loop = getattr(_local, "loop", None)
-    if loop is None:
-        loop = _local.loop = asyncio.new_event_loop()
+    if loop is None:  # uvloop: the same work for a good deal less CPU than asyncio's own loop
+        loop = _local.loop = uvloop.new_event_loop()
     return loop.run_until_complete(coro)
 
 

@@ -519,5 +519,11 @@ async def _prepare(settings: Settings, demo: bool, host: str, port: int) -> None
     await db.dispose()
 
 
+# The evidence commands live beside their domain; they use run() and fail() from here.
+from .evidence.cli import evidence_app  # noqa: E402
+
+app.add_typer(evidence_app, name="evidence")
+
+
 def main() -> None:
     app()

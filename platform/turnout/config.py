@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TURNOUT_", extra="ignore")
 
     env: Literal["development", "production"] = "development"
+    # How often the evidence chains' heads are sealed into a signed checkpoint (when new
+    # events arrived); exports seal on demand as well.
+    evidence_seal_minutes: int = Field(default=15, ge=1, le=1440)
     # Absent: an embedded PostgreSQL (pgserver) is started in data_dir.
     database_url: str | None = None
     # Further placements a tenant can live on: {"eu2": "postgresql://..."}.

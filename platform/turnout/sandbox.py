@@ -169,6 +169,18 @@ def create_app(recorder: Recorder) -> Starlette:
 
 
 _pending: set[asyncio.Task] = set()
+_clients: dict[int, object] = {}  # event loop -> the receipts' httpx client
+_gates: dict[int, asyncio.Semaphore] = {}
+RECEIPT_ATTEMPTS = 6
+RECEIPTS_IN_FLIGHT = 32  # callbacks posted at once, as a provider's sender pool would
+
+
+def _receipt_gate() -> asyncio.Semaphore:
+    loop = id(asyncio.get_running_loop())
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = asyncio.Semaphore(RECEIPTS_IN_FLIGHT)
+    return gate
 
 
 async def _receipts(recorder: Recorder, callback: str, key: str) -> None:
@@ -179,22 +191,32 @@ async def _receipts(recorder: Recorder, callback: str, key: str) -> None:
     from .delivery.signing import sign
 
     statuses = ["delivered"] + (["read"] if random.random() < recorder.read_rate else [])
-    async with httpx.AsyncClient(timeout=10) as client:
-        for status in statuses:
-            await asyncio.sleep(recorder.receipt_delay or 0)
-            body = orjson.dumps({"idempotency_key": key, "status": status})
+    # One pooled client per loop: a new client per receipt costs more than the post itself.
+    loop = id(asyncio.get_running_loop())
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = httpx.AsyncClient(timeout=10)
+    for status in statuses:
+        await asyncio.sleep(recorder.receipt_delay or 0)
+        body = orjson.dumps({"idempotency_key": key, "status": status})
+        # As providers do: a callback that fails is tried again, a few times, with backoff.
+        for attempt in range(RECEIPT_ATTEMPTS):
             try:
-                await client.post(
-                    callback,
-                    content=body,
-                    headers={
-                        "content-type": "application/json",
-                        "x-turnout-signature": sign(recorder.webhook_secret, body),
-                    },
-                )
-                recorder.receipts_sent += 1
+                async with _receipt_gate():
+                    r = await client.post(
+                        callback,
+                        content=body,
+                        headers={
+                            "content-type": "application/json",
+                            "x-turnout-signature": sign(recorder.webhook_secret, body),
+                        },
+                    )
+                if r.status_code < 500:
+                    recorder.receipts_sent += 1
+                    break
             except httpx.HTTPError:
                 pass
+            await asyncio.sleep(min(2**attempt, 30) * random.uniform(0.5, 1.5))
 
 
 def start_smtp(recorder: Recorder, host: str, port: int):

@@ -115,7 +115,7 @@ async def test_tracked_link_records_the_open_and_stops_the_escalation(client, pr
     await tasks.tick(clock.now(), inline=True)
     sms_body = next(m["body"] for m in provider.messages if m["channel"] == "sms")
     path = re.search(r"(/r/[A-Za-z0-9_\-]+)", sms_body).group(1)
-    r = await client.get(path)
+    r = await client.get(path, follow_redirects=True)  # /r/ -> the portal page
     assert r.status_code == 200 and "ICU Nurse" in r.text
     assert (await _by_channel(world["tenant"]))["sms"].status == "opened"
     bad = await client.get(path[:-3] + "abc")

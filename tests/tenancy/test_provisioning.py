@@ -192,6 +192,15 @@ async def test_migrate_reports_failing_tenant_and_migrates_the_rest(database_url
         assert set(T0002_TABLES) <= set(later)
         for table in later:
             await conn.exec_driver_sql(f"DROP TABLE IF EXISTS tenant_alpha.{table} CASCADE")
+        # and the functions later migrations made (the evidence trail's trigger function)
+        functions = await conn.execute(
+            text(
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = 'tenant_alpha'"
+            )
+        )
+        for name in functions.scalars().all():
+            await conn.exec_driver_sql(f"DROP FUNCTION tenant_alpha.{name} CASCADE")
     r = turnout("migrate", "--concurrency", "2")
     assert r.returncode == 1
     assert "failed: beta" in r.stderr

@@ -33,6 +33,8 @@ class Perm(StrEnum):
     AVAILABILITY_WRITE = "availability.write"  # anyone's availability and slots
     AVAILABILITY_WRITE_OWN = "availability.write_own"
     WEBHOOKS_MANAGE = "webhooks.manage"  # outgoing webhook subscriptions and their log
+    EVIDENCE_EXPORT = "evidence.export"  # a candidate's evidence archive (proof, PDF)
+    EVIDENCE_SEAL = "evidence.seal"  # sign the evidence chains' heads now
 
 
 TENANT_ROLES = [r for r in Role if r is not Role.VENDOR_OPERATOR]
@@ -81,9 +83,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.JOBS_READ,
             Perm.CANDIDATES_READ,
             Perm.QUALIFICATIONS_READ,
+            Perm.EVIDENCE_EXPORT,
+            Perm.EVIDENCE_SEAL,
         }
     ),
-    Role.AUDITOR: _READ_ALL,  # read-only everything
+    Role.AUDITOR: _READ_ALL | {Perm.EVIDENCE_EXPORT},  # read-only everything, and proof
 }
 
 # Integrator scopes.

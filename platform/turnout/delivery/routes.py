@@ -8,12 +8,15 @@ import uuid
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..crypto.fields import cipher_for
 from ..db.session import public_session, tenant_session
 from ..kit.errors import NotFound
-from ..recruiting.models import Interview, Job
+from ..portal import tokens as portal_tokens
+from ..recruiting.models import Interview
+from ..recruiting.scheduling import link_token
 from ..tenancy.service import tenant_by_slug
 from . import links, receipts, signing
 from .models import Notification
@@ -57,12 +60,10 @@ async def tracked_link(request: Request) -> Response:
         await receipts.record_open(s, nid)
         await s.commit()
         interview = await s.get(Interview, n.interview_id)
-        job = await s.get(Job, interview.job_id)
-    zh = tenant.locale == "zh-CN"
-    when = interview.opens_at.strftime("%Y-%m-%d %H:%M UTC")
-    if zh:
-        return _page("面试提醒", f"{job.title} 面试：{when}。", lang="zh-CN")
-    return _page("Your interview", f"{job.title}: {when}.")
+        secret = link_token(await cipher_for(s, tenant.id), interview)
+    # The open is recorded; the candidate's portal page shows the interview (and is
+    # evidence of its own visit).
+    return RedirectResponse(portal_tokens.path(tenant.slug, secret), 303)
 
 
 async def provider_callback(request: Request) -> Response:
@@ -97,7 +98,7 @@ async def provider_callback(request: Request) -> Response:
         except NotFound:
             return JSONResponse({"error": "no such tenant"}, 404)
     async with tenant_session(tenant.ref) as s:
-        changed = await receipts.record_status(s, nid, status)
+        changed = await receipts.record_status(s, await cipher_for(s, tenant.id), nid, status)
         await s.commit()
     return JSONResponse({"ok": True, "changed": changed})
 

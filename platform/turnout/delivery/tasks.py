@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -12,13 +13,17 @@ from ..broker import broker_from_url, run_async, task, use_broker
 from ..config import Settings, get_settings
 from ..crypto.fields import cipher_for
 from ..db.session import public_session, tenant_session
+from ..evidence import tasks as evidence_tasks
 from ..kit.clock import clock
 from ..tenancy.models import Tenant
 from ..tenancy.service import list_tenants, tenant_by_slug
-from . import links, service, webhooks
+from . import links, sending, service, webhooks
 from .channels import Channel, HttpProvider, SmtpEmail
 
 log = logging.getLogger(__name__)
+# Notifications per `delivery.send_batch` message: enough to share the loads and the
+# providers' connections, few enough that a batch finishes well inside SEND_LEASE.
+BATCH = 50
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
@@ -33,26 +38,38 @@ def channels_from(settings: Settings) -> dict[str, Channel]:
     return out
 
 
-async def send_now(
-    tenant_slug: str, notification_id: str, settings: Settings | None = None
-) -> service.Outcome:
+async def send_many(
+    tenant_slug: str, notification_ids: list[str], settings: Settings | None = None
+) -> dict[uuid.UUID, sending.Outcome]:
+    """Send a batch of one tenant's notifications. The tenant and its providers are read
+    afresh for every batch, so a suspension or a new provider takes effect at once."""
     settings = settings or get_settings()
     async with public_session() as s:
         tenant = await tenant_by_slug(s, tenant_slug)
+    if not tenant.active:  # suspended: the rows wait (their lease runs out) until it is back
+        return {uuid.UUID(i): sending.Outcome("noop", "tenant suspended") for i in notification_ids}
     async with tenant_session(tenant.ref) as s:
         cipher = await cipher_for(s, tenant.id)
-        return await service.deliver(
+        channels = {
+            **channels_from(settings),
+            **await service.tenant_channels(s, cipher, settings.email_sender),
+        }
+        return await sending.deliver_many(
             s,
             cipher,
-            uuid.UUID(notification_id),
-            {
-                **channels_from(settings),
-                **await service.tenant_channels(s, cipher, settings.email_sender),
-            },
+            [uuid.UUID(i) for i in notification_ids],
+            channels,
             lambda n: f"{settings.public_url}/r/{links.token(tenant.slug, n.id)}",
             tenant.name,
             callback=f"{settings.public_url}/webhooks/providers/{tenant.slug}",
         )
+
+
+async def send_now(
+    tenant_slug: str, notification_id: str, settings: Settings | None = None
+) -> sending.Outcome:
+    out = await send_many(tenant_slug, [notification_id], settings)
+    return out[uuid.UUID(notification_id)]
 
 
 async def webhook_now(tenant_slug: str, delivery_id: str) -> str:
@@ -71,6 +88,12 @@ def webhook(tenant_slug: str, delivery_id: str) -> None:
 @task("delivery.send", max_retries=0)  # retries are the outbox's: rows, with backoff
 def send(tenant_slug: str, notification_id: str) -> None:
     run_async(send_now(tenant_slug, notification_id))
+
+
+@task("delivery.send_batch", max_retries=0)
+def send_batch(tenant_slug: str, notification_ids: list[str]) -> None:
+    """What the scheduler enqueues: up to BATCH notifications of one tenant, sent together."""
+    run_async(send_many(tenant_slug, notification_ids))
 
 
 async def claim(
@@ -106,27 +129,42 @@ async def tick(
     """One scheduler pass. With a broker the workers send; `inline` sends here and now
     (no broker configured: the embedded default, `scheduler tick` in a demo)."""
     claimed = await claim(at, limit, lease)
+    hooks = [
+        (slug, nid.removeprefix("webhook:")) for slug, nid in claimed if nid.startswith("webhook:")
+    ]
+    batches = _batches([(slug, nid) for slug, nid in claimed if not nid.startswith("webhook:")])
     if not inline:
-        for slug, nid in claimed:
-            if nid.startswith("webhook:"):
-                webhook.send(slug, nid.removeprefix("webhook:"))
-            else:
-                send.send(slug, nid)
+        for slug, hid in hooks:
+            webhook.send(slug, hid)
+        for slug, ids in batches:
+            send_batch.send(slug, ids)
         return len(claimed)
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(slug: str, nid: str) -> None:
+    async def one(slug: str, job) -> None:
         async with gate:
             try:
-                if nid.startswith("webhook:"):
-                    await webhook_now(slug, nid.removeprefix("webhook:"))
-                else:
-                    await send_now(slug, nid)
-            except Exception:  # the row stays queued; its lease runs out and it is retried
-                log.exception("sending %s of %s failed", nid, slug)
+                await job
+            except Exception:  # the rows stay queued; their lease runs out and they are retried
+                log.exception("sending for %s failed", slug)
 
-    await asyncio.gather(*(one(slug, nid) for slug, nid in claimed))
+    await asyncio.gather(
+        *(one(slug, webhook_now(slug, hid)) for slug, hid in hooks),
+        *(one(slug, send_many(slug, ids)) for slug, ids in batches),
+    )
     return len(claimed)
+
+
+def _batches(claimed: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """Group a tenant's claimed ids into batches of at most BATCH."""
+    per_tenant: dict[str, list[str]] = {}
+    for slug, nid in claimed:
+        per_tenant.setdefault(slug, []).append(nid)
+    return [
+        (slug, ids[i : i + BATCH])
+        for slug, ids in per_tenant.items()
+        for i in range(0, len(ids), BATCH)
+    ]
 
 
 async def run_scheduler(stop: asyncio.Event, settings: Settings, interval: float = 1.0) -> None:
@@ -134,10 +172,18 @@ async def run_scheduler(stop: asyncio.Event, settings: Settings, interval: float
     inline = settings.broker_url is None
     if not inline:
         use_broker(broker_from_url(settings.broker_url))
+    seal_every = timedelta(minutes=settings.evidence_seal_minutes)
+    next_seal = 0.0
     while not stop.is_set():
         try:
             await tick(inline=inline)
         except Exception:  # a bad pass must not end the loop; the rows wait for the next
             log.exception("scheduler pass failed")
+        if time.monotonic() >= next_seal:  # checking each tenant's chains: once a minute
+            next_seal = time.monotonic() + 60
+            try:
+                await evidence_tasks.seal_due(seal_every)
+            except Exception:
+                log.exception("sealing the evidence failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)

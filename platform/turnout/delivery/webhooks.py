@@ -30,6 +30,7 @@ EVENTS = (
     "interview.rescheduled",
     "notification.delivered",
     "notification.failed",
+    "followup.created",  # a candidate or the interview vendor needs a recruiter (portal)
 )
 MAX_ATTEMPTS = 8
 TIMEOUT = 10.0

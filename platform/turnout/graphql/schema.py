@@ -17,6 +17,8 @@ from ..delivery.graphql import (
     WebhookMutation,
     WebhookQuery,
 )
+from ..evidence.graphql import EvidenceMutation
+from ..portal.graphql import PortalMutation, PortalQuery
 from ..recruiting.graphql import RecruitingMutation, RecruitingQuery
 from ..recruiting.graphql.types import (
     ApplicationType,
@@ -39,6 +41,7 @@ BASE_QUERIES: tuple[type, ...] = (
     DeliveryQuery,
     WebhookQuery,
     ProviderQuery,
+    PortalQuery,
 )
 BASE_MUTATIONS: tuple[type, ...] = (
     AuthMutation,
@@ -47,6 +50,8 @@ BASE_MUTATIONS: tuple[type, ...] = (
     DeliveryMutation,
     WebhookMutation,
     ProviderMutation,
+    PortalMutation,
+    EvidenceMutation,
     ProviderQuery,
 )
 

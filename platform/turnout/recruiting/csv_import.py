@@ -12,9 +12,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
+from ..evidence import service as evidence
 from ..kit.errors import InvalidInput, invalid
 from .models import Candidate
-from .service import CandidateFields, apply_fields, check_candidate
+from .service import CandidateFields, apply_fields, changed_fields, check_candidate
 
 MAX_IMPORT_ROWS = 50_000
 
@@ -72,7 +73,7 @@ def _row_fields(row: dict[str, str]) -> CandidateFields:
 
 
 async def import_candidates(
-    session: AsyncSession, cipher: TenantCipher, data: str, partial: bool
+    session: AsyncSession, cipher: TenantCipher, data: str, partial: bool, actor: str = "system"
 ) -> ImportReport:
     """Validate every row; keep the valid ones only if `partial`, else all or nothing."""
     report = ImportReport()
@@ -149,6 +150,19 @@ async def import_candidates(
         report.created.append(c.id)
     for chunk in range(0, len(values), 1000):
         await session.execute(insert(Candidate), values[chunk : chunk + 1000])
+    created = [
+        evidence.NewEvent(
+            "candidate.created",
+            {"fields": changed_fields(f), "source": "csv import", "row": i},
+            evidence.as_actor(actor),
+            c_id,
+        )
+        for (i, f), c_id in zip(
+            [(i, f) for i, f in valid if i not in bad_rows], report.created, strict=True
+        )
+    ]
+    for chunk in range(0, len(created), evidence.MAX_BATCH):
+        await evidence.record_many(session, created[chunk : chunk + evidence.MAX_BATCH])
     return report
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..crypto.fields import TenantCipher
 from ..delivery import service as delivery
 from ..delivery import webhooks
+from ..evidence import service as evidence
 from ..kit.clock import clock
 from ..kit.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
 from ..kit.ids import new_secret, sha256_hex
@@ -354,6 +355,20 @@ async def schedule(
     session.add(interview)
     await record_stage(session, app, "interview_scheduled", actor)
     await session.flush()
+    await evidence.record(
+        session,
+        "interview.scheduled",
+        {
+            "kind": interview.kind,
+            "opens_at": interview.opens_at.isoformat(),
+            "closes_at": interview.closes_at.isoformat(),
+            "attempt": interview.attempt,
+            "job_id": str(interview.job_id),
+        },
+        actor=evidence.as_actor(actor),
+        candidate_id=interview.candidate_id,
+        interview_id=interview.id,
+    )
     # The reminders are written in this transaction: committed together or not at all.
     await delivery.plan_for_interview(session, cipher, interview)
     await webhooks.emit(session, "interview.scheduled", webhooks.interview_data(interview))
@@ -421,6 +436,14 @@ async def transition(
     )
     if done.rowcount != 1:
         raise Conflict("the interview changed meanwhile; reload and retry", "id")
+    await evidence.record(
+        session,
+        "interview.state_changed",
+        {"from": interview.state, "to": to, **({"reason": reason[:500]} if reason else {})},
+        actor=evidence.as_actor(actor),
+        candidate_id=interview.candidate_id,
+        interview_id=interview.id,
+    )
     if to in ("cancelled", "rescheduled"):
         await _release(session, interview.slot_id)
     if to in delivery.FINAL_INTERVIEW_STATES:

@@ -12,6 +12,7 @@ from sqlalchemy import Select, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
+from ..evidence import service as evidence
 from ..kit.clock import clock
 from ..kit.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
 from ..kit.pagination import decode_cursor, encode_cursor, page_size
@@ -302,8 +303,18 @@ async def find_duplicates(
     return list((await session.execute(stmt.order_by(Candidate.id))).scalars())
 
 
+def changed_fields(f: CandidateFields) -> list[str]:
+    """The names of the fields given (never their values: the trail is not a copy of the
+    candidate's contact details)."""
+    return sorted(k for k, v in vars(f).items() if v is not None)
+
+
 async def create_candidate(
-    session: AsyncSession, cipher: TenantCipher, f: CandidateFields, allow_duplicate: bool = False
+    session: AsyncSession,
+    cipher: TenantCipher,
+    f: CandidateFields,
+    allow_duplicate: bool = False,
+    actor: str = "system",
 ) -> Candidate:
     f = check_candidate(f, creating=True)
     dupes = await find_duplicates(session, cipher, f.phone, f.email)
@@ -318,6 +329,13 @@ async def create_candidate(
     apply_fields(c, f, cipher)
     session.add(c)
     await session.flush()
+    await evidence.record(
+        session,
+        "candidate.created",
+        {"fields": changed_fields(f), "consent": dict(c.consent or {})},
+        actor=evidence.as_actor(actor),
+        candidate_id=c.id,
+    )
     return c
 
 
@@ -327,6 +345,7 @@ async def update_candidate(
     cid: uuid.UUID,
     f: CandidateFields,
     allow_duplicate: bool = False,
+    actor: str = "system",
 ) -> Candidate:
     f = check_candidate(f, creating=False)
     c = await get_candidate(session, cid)
@@ -340,6 +359,12 @@ async def update_candidate(
     apply_fields(c, f, cipher)
     await session.flush()
     await session.refresh(c)
+    data: dict = {"fields": changed_fields(f)}
+    if f.consent is not None:  # what the candidate agreed to be contacted on matters later
+        data["consent"] = dict(c.consent or {})
+    await evidence.record(
+        session, "candidate.updated", data, actor=evidence.as_actor(actor), candidate_id=c.id
+    )
     return c
 
 
@@ -405,6 +430,13 @@ async def record_stage(session: AsyncSession, app: Application, to: str, actor: 
         StageChange(
             application_id=app.id, from_stage=app.stage, to_stage=to, at=clock.now(), actor=actor
         )
+    )
+    await evidence.record(
+        session,
+        "application.stage_changed",
+        {"application_id": str(app.id), "job_id": str(app.job_id), "from": app.stage, "to": to},
+        actor=evidence.as_actor(actor),
+        candidate_id=app.candidate_id,
     )
     app.stage = to
 

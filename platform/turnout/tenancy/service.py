@@ -23,6 +23,8 @@ from ..db.migrate import (
     upgrade_tenant_in_process,
 )
 from ..db.session import create_schema, public_session
+from ..evidence import keys as evidence_keys
+from ..evidence import service as evidence
 from ..kit.errors import Conflict, FieldProblem, InvalidInput, NotFound, invalid
 from ..kit.pagination import decode_cursor, page_size
 from ..kit.timezones import valid_time_zone
@@ -101,6 +103,7 @@ async def create_tenant(spec: NewTenant) -> Tenant:
             except IntegrityError as exc:  # lost a race for the slug
                 raise Conflict(f"a tenant with slug {spec.slug!r} already exists", "slug") from exc
             await provision_keys(session, tenant.id)
+            await evidence_keys.provision(session, tenant.id)
             await create_schema(conn, tenant.ref)
             await upgrade_tenant(conn, tenant.ref)
             await auth.add_member(
@@ -188,12 +191,31 @@ async def set_pack_setting(
         raise invalid("key", f"pack {pack!r} has no setting {key!r}", "unknown")
     spec.check(value)
     row = await session.get(PackSetting, (pack, key))
+    before = None if row is None else row.value
     if row is None:
         session.add(PackSetting(pack=pack, key=key, value=value, updated_by=actor_id))
     else:
         row.value, row.updated_by = value, actor_id
     await session.flush()
+    # On the tenant's own chain: which rules were in force when, and who changed them.
+    await evidence.record(
+        session,
+        "pack_settings.changed",
+        {"pack": pack, "key": key, "from": _plain(before), "to": _plain(value)},
+        actor=f"user:{actor_id}" if actor_id else "system",
+    )
     return SettingValue(key, value, spec.default, spec.description, True)
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as the trail can hash it: numbers that are not integers as text."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
 
 
 # --- migrate everything --------------------------------------------------------------

@@ -17,6 +17,7 @@ from ...auth.principal import Principal
 from ...crypto.fields import TenantCipher
 from ...delivery import preference
 from ...delivery.models import Notification
+from ...portal import tokens as portal_tokens
 from ..models import (
     Application,
     Candidate,
@@ -62,8 +63,10 @@ class Loaders:
         cipher: TenantCipher,
         principal: Principal,
         own_interviewer: uuid.UUID | None,
+        tenant_slug: str = "",
     ) -> None:
         self.session = session
+        self.tenant_slug = tenant_slug  # candidate links name their tenant
         self.cipher = cipher
         self.principal = principal
         # Set when the caller may see only the interviews assigned to them, and (when
@@ -321,7 +324,11 @@ class Loaders:
                     vendor_ref=i.vendor_ref,
                     cancel_reason=i.cancel_reason,
                     link_expires_at=i.link_expires_at,
-                    candidate_link=f"/i/{link_token(self.cipher, i)}" if link else None,
+                    candidate_link=(
+                        portal_tokens.path(self.tenant_slug, link_token(self.cipher, i))
+                        if link
+                        else None
+                    ),
                     interviewer=people.get(i.interviewer_id),
                     job=jobs.get(i.job_id),
                     candidate=cands.get(i.candidate_id),

@@ -237,7 +237,7 @@ class RecruitingMutation:
         async with scope(info) as L:
             try:
                 c = await service.create_candidate(
-                    L.session, L.cipher, _candidate_fields(input), allow_duplicate
+                    L.session, L.cipher, _candidate_fields(input), allow_duplicate, actor(info)
                 )
             except service.DuplicateCandidate as exc:
                 return _duplicate(exc)
@@ -259,6 +259,7 @@ class RecruitingMutation:
                     _pk(id, "id", "Candidate"),
                     _candidate_fields(input),
                     allow_duplicate,
+                    actor(info),
                 )
             except service.DuplicateCandidate as exc:
                 return _duplicate(exc)
@@ -279,7 +280,9 @@ class RecruitingMutation:
         try:
             data = await _csv_text(csv, file)
             async with scope(info) as L:
-                report = await csv_import.import_candidates(L.session, L.cipher, data, partial)
+                report = await csv_import.import_candidates(
+                    L.session, L.cipher, data, partial, actor(info)
+                )
                 committed = partial or not report.problems
                 if committed:
                     await L.session.commit()

@@ -23,7 +23,7 @@ async def scope(info: Info) -> AsyncIterator[Loaders]:
         if not ctx.principal.can(Perm.INTERVIEWS_READ):
             mine = await interviewer_of_user(session, ctx.principal.user_id)
             own = mine.id if mine else None
-        yield Loaders(session, cipher, ctx.principal, own)
+        yield Loaders(session, cipher, ctx.principal, own, tenant.slug)
 
 
 def actor(info: Info) -> str:

@@ -8,6 +8,8 @@ from datetime import datetime
 import strawberry
 
 from ...auth.permissions import Perm
+from ...evidence.graphql import EvidenceEventType, candidate_timeline
+from ...graphql.connection import Connection
 from ...graphql.permissions import Sensitive, any_of, mask_all, mask_email, mask_phone
 from ...graphql.relay import Node, to_global
 
@@ -152,6 +154,12 @@ class CandidateType(Node):
         default=None,
         description="Channels best first, learnt from what they opened and how "
         "fast; the next messages follow this order.",
+    )
+    timeline: Connection[EvidenceEventType] | None = strawberry.field(
+        resolver=candidate_timeline,
+        permission_classes=[any_of(Perm.INTERVIEWS_READ, Perm.INTERVIEWS_READ_OWN)],
+        description="The evidence trail, oldest first: messages, receipts, clicks, state "
+        "changes (an interviewer sees only their interviews' events).",
     )
     pk: strawberry.Private[uuid.UUID]
 

@@ -1,0 +1,1 @@
+"""The candidate portal (/i/<token>) and the AI-interview vendor's events."""

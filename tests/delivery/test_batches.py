@@ -1,0 +1,142 @@
+"""The batched send: a fixed number of statements per batch, receipts that overtake the
+provider's answer, and bounces reported after the provider accepted a message."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import orjson
+from sqlalchemy import event, select
+
+from tests.helpers import gql
+from turnout.config import get_settings
+from turnout.crypto.fields import cipher_for
+from turnout.db.engine import db
+from turnout.db.session import tenant_session
+from turnout.delivery import receipts, tasks
+from turnout.delivery.models import DeadLetter, Notification
+from turnout.delivery.signing import sign
+from turnout.kit.clock import clock
+from turnout.recruiting import scheduling
+from turnout.recruiting import service as recruiting
+
+
+async def _more_interviews(tenant, n: int, opens) -> None:
+    async with tenant_session(tenant.ref) as s:
+        cipher = await cipher_for(s, tenant.id)
+        job = await recruiting.create_job(s, recruiting.JobFields(title="Porter", status="open"))
+        for i in range(n):
+            c = await recruiting.create_candidate(
+                s, cipher, recruiting.CandidateFields(name=f"C {i}", phone=f"1391{i:07d}")
+            )
+            app = await recruiting.apply(s, c.id, job.id, 50, "test")
+            await scheduling.schedule(
+                s,
+                cipher,
+                scheduling.InterviewRequest(app.id, "ai_async", opens, opens + timedelta(days=2)),
+                "test",
+            )
+        await s.commit()
+
+
+async def _rows(tenant) -> list[Notification]:
+    async with tenant_session(tenant.ref) as s:
+        return list((await s.execute(select(Notification))).scalars())
+
+
+async def _send_counting(slug: str, ids: list[str]) -> tuple[dict, int]:
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    engine = db.engine().sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        out = await tasks.send_many(slug, ids)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return out, len(seen)
+
+
+async def test_a_batch_costs_the_same_statements_for_3_as_for_40(provider, world):
+    tenant = world["tenant"]
+    await _more_interviews(tenant, 43, world["opens"])
+    at = world["opens"] - timedelta(days=2)
+    clock.freeze(at)
+    claimed = [nid for _, nid in await tasks.claim(at)]
+    sms = {str(r.id) for r in await _rows(tenant) if r.channel == "sms" and r.status == "queued"}
+    ids = [i for i in claimed if i in sms]
+    assert len(ids) == 44  # the world's candidate and 43 more, step 0 by SMS
+    await tasks.send_many("acme", ids[:1])  # warm: key cache, provider connection
+    small, small_count = await _send_counting("acme", ids[1:4])
+    big, big_count = await _send_counting("acme", ids[4:44])
+    assert {o.status for o in [*small.values(), *big.values()]} == {"sent"}
+    assert len(big) == 40
+    assert small_count == big_count, (small_count, big_count)
+    sent = [r for r in await _rows(tenant) if r.channel == "sms" and r.status == "sent"]
+    assert len(sent) == 44 and all(r.sent_at == at and r.provider_ref for r in sent)
+    assert all(provider.seen[i] == 1 for i in ids)
+    # SMS reminders escalate (the default policy): one escalation row per interview's step
+    escalations = [r for r in await _rows(tenant) if r.kind == "escalation"]
+    assert len(escalations) == 44
+    again = await tasks.send_many("acme", ids[4:44])  # a redelivered batch does nothing
+    assert {o.status for o in again.values()} == {"noop"}
+    assert all(provider.seen[i] == 1 for i in ids)
+
+
+async def test_a_receipt_that_overtakes_the_providers_answer_keeps_what_we_sent(provider, world):
+    tenant = world["tenant"]
+    provider.delay = 0.5  # the provider answers slowly; its receipt comes first
+    at = world["opens"] - timedelta(days=2)
+    clock.freeze(at)
+    await tasks.claim(at)
+    sms = next(r for r in await _rows(tenant) if r.channel == "sms" and r.step == 0)
+    sending = asyncio.create_task(tasks.send_many("acme", [str(sms.id)]))
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        if provider.seen[str(sms.id)]:
+            break
+    async with tenant_session(tenant.ref) as s:
+        assert await receipts.record_status(s, await cipher_for(s, tenant.id), sms.id, "delivered")
+        await s.commit()
+    out = await sending
+    assert out[sms.id].status == "sent"
+    row = next(r for r in await _rows(tenant) if r.id == sms.id)
+    assert row.status == "delivered" and row.sent_at == at and row.provider_ref
+    assert [r.parent_id for r in await _rows(tenant) if r.kind == "escalation"] == [sms.id]
+
+
+async def test_a_bounce_after_acceptance_is_a_dead_letter_and_falls_back(client, provider, world):
+    r = await gql(
+        client,
+        """mutation($id: ID!) { updateCandidate(id: $id,
+        input: {wechatOpenId: "oWX-1"}) { __typename } }""",
+        {"id": world["candidate"]},
+        token=world["admin"],
+    )
+    assert r.json()["data"]["updateCandidate"]["__typename"] == "CandidatePayload"
+    tenant = world["tenant"]
+    at = world["opens"] - timedelta(days=2)
+    clock.freeze(at)
+    await tasks.tick(at, inline=True)
+    sms = next(r for r in await _rows(tenant) if r.channel == "sms" and r.step == 0)
+    assert sms.status == "sent"
+    body = orjson.dumps({"idempotency_key": str(sms.id), "status": "bounced"})
+    secret = get_settings().provider_webhook_secret
+    posted = await client.post(
+        "/webhooks/providers/acme/sms",
+        content=body,
+        headers={"content-type": "application/json", "x-turnout-signature": sign(secret, body)},
+    )
+    assert posted.json() == {"ok": True, "changed": True}
+    rows = await _rows(tenant)
+    assert next(r for r in rows if r.id == sms.id).status == "bounced"
+    async with tenant_session(tenant.ref) as s:
+        dead = (await s.execute(select(DeadLetter))).scalars().all()
+    assert [(d.notification_id, d.error) for d in dead] == [(sms.id, "provider reported bounced")]
+    fallback = [(r.channel, r.parent_id) for r in rows if r.kind == "fallback"]
+    assert fallback == [("wechat", sms.id)]  # SMS, email and voice were used for step 0
+    await tasks.tick(at, inline=True)
+    assert any(m["channel"] == "wechat" for m in provider.messages)
