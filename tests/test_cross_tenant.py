@@ -57,6 +57,16 @@ OPERATIONS = [
     'mutation { transitionInterview(id: "{B_INTERVIEW}", state: "cancelled") { __typename '
     "... on InterviewPayload { interview { state } } } }",
     'mutation { updateJob(id: "{B_JOB}", input: {status: "closed"}) { __typename } }',
+    # Evidence and the portal's back office: B's trail, B's follow-ups, B's interviews.
+    '{ candidate(id: "{B_CAND}") { timeline(first: 20) { totalCount edges { node { kind '
+    "data } } } } }",
+    'mutation { exportEvidence(candidateId: "{B_CAND}") { __typename '
+    "... on EvidenceExportPayload { filename events archiveBase64 } } }",
+    "mutation { sealEvidence { __typename } }",
+    "{ followUps(first: 20) { edges { node { id } } } }",
+    "{ interviewVendor { __typename } }",
+    'mutation { recordInterviewVendorEvent(input: {eventId: "x-1", type: "started", '
+    'occurredAt: "2026-11-30T00:00:00Z", interviewId: "{B_INTERVIEW}"}) { __typename } }',
 ]
 
 
@@ -150,6 +160,9 @@ async def _snapshot() -> str:
             "SELECT title, status, updated_at FROM tenant_beta.jobs ORDER BY id",
             "SELECT state, updated_at FROM tenant_beta.interviews ORDER BY id",
             "SELECT stage, updated_at FROM tenant_beta.applications ORDER BY id",
+            "SELECT chain, seq, hash FROM tenant_beta.evidence_heads ORDER BY chain",
+            "SELECT id FROM tenant_beta.evidence_checkpoints ORDER BY id",
+            "SELECT event_id FROM tenant_beta.vendor_events ORDER BY event_id",
         ):
             parts.append([tuple(map(str, r)) for r in (await conn.execute(text(sql))).all()])
     return json.dumps(parts)
@@ -217,6 +230,8 @@ def test_no_principal_of_tenant_a_reaches_tenant_b(setup_db, app):
         secrets = ["beta", "Beta", "Secret", "13711112222", *B_EMAILS, world["b_user"]]
         leaked = [s for s in secrets if s in r.text]
         assert not leaked, (attempt, r.text)
+        # the archive is base64: no plain-text secret would show, so no archive at all
+        assert "EvidenceExportPayload" not in r.text, (attempt, r.text)
         outcomes["answered_without_b"] += 1
 
     try:

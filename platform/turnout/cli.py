@@ -448,7 +448,8 @@ def serve(
         _start_sandbox(host, port, sandbox_port, smtp_port)
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "httpx", "mail.log"):  # a line per request or SMTP session
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         keyring.configure(settings)
     except MasterKeyError as exc:

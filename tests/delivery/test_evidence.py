@@ -87,7 +87,9 @@ async def test_a_candidates_history_is_on_the_trail_and_verifies(client, provide
         "reason": "candidate withdrew",
     }
     assert cancelled.actor == "user:admin@acme.example"
-    assert [e.actor for e in events if e.kind == "link.opened"] == ["candidate"]
+    opened = [e for e in events if e.kind == "link.opened"]
+    assert [e.actor for e in opened] == ["candidate"]
+    assert opened[0].data["user_agent"].startswith("python-httpx")  # scanners can be told apart
     assert [e.actor for e in events if e.kind == "notification.delivered"] == ["provider:sms"]
 
     assert (await verify_database(tenant, cand)).ok

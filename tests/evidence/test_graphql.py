@@ -194,10 +194,9 @@ async def test_timeline_permissions(client, acme):
     nodes = [e["node"] for e in res["data"]["candidate"]["timeline"]["edges"]]
     iv_gid = str(to_global("Interview", acme["iv"]))
     assert nodes and {n["interviewId"] for n in nodes} == {iv_gid}  # their interview only
-    res = (await gql(client, TIMELINE, {"id": acme["gid"]}, token=t["compliance"])).json()
-    assert res["data"]["candidate"]["timeline"] is None
-    assert "interviews.read" in res["errors"][0]["message"]
-    res = (await gql(client, TIMELINE, {"id": acme["gid"]}, token=t["auditor"])).json()
-    assert res["data"]["candidate"]["timeline"]["totalCount"] == await _chain_length(
-        acme["tenant"], acme["cand"]
-    )
+    # compliance reads no interviews, but the whole trail it may export
+    for role in ("compliance", "auditor"):
+        res = (await gql(client, TIMELINE, {"id": acme["gid"]}, token=t[role])).json()
+        assert res["data"]["candidate"]["timeline"]["totalCount"] == await _chain_length(
+            acme["tenant"], acme["cand"]
+        ), role

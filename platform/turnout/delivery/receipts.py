@@ -66,9 +66,13 @@ async def record_status(
     return True
 
 
-async def record_open(session: AsyncSession, nid: uuid.UUID, by: str = "link") -> bool:
+async def record_open(
+    session: AsyncSession, nid: uuid.UUID, by: str = "link", user_agent: str = ""
+) -> bool:
     """The candidate opened the message's link (`by` "link"), or the provider saw it read
-    ("provider"). Every open is evidence; the row keeps the first."""
+    ("provider"). Every open is evidence; the row keeps the first. The browser's user agent
+    goes with a link open: mail scanners and chat previews fetch links too, and whoever reads
+    the trail must be able to tell them from a person."""
     now = clock.now()
     n = Notification
     row = (
@@ -89,7 +93,11 @@ async def record_open(session: AsyncSession, nid: uuid.UUID, by: str = "link") -
     await evidence.record(
         session,
         "link.opened" if by == "link" else "notification.opened",
-        {"notification_id": str(nid), "channel": row.channel},
+        {
+            "notification_id": str(nid),
+            "channel": row.channel,
+            **({"user_agent": user_agent[:300]} if by == "link" else {}),
+        },
         actor="candidate" if by == "link" else f"provider:{row.channel}",
         candidate_id=row.candidate_id,
         interview_id=row.interview_id,

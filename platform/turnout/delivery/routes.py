@@ -57,7 +57,7 @@ async def tracked_link(request: Request) -> Response:
         n = await s.get(Notification, nid)
         if n is None:
             return _page("Link not valid", "This link is no longer valid.", 404)
-        await receipts.record_open(s, nid)
+        await receipts.record_open(s, nid, user_agent=request.headers.get("user-agent", ""))
         await s.commit()
         interview = await s.get(Interview, n.interview_id)
         secret = link_token(await cipher_for(s, tenant.id), interview)

@@ -99,7 +99,11 @@ async def candidate_timeline(
     ctx = info.context
     async with ctx.tenant_db() as s:
         only = None
-        if not ctx.principal.can(Perm.INTERVIEWS_READ):  # an interviewer: their interviews only
+        # Compliance and auditors read the whole trail (they export it); an interviewer only
+        # their interviews' events.
+        if not ctx.principal.can(Perm.INTERVIEWS_READ) and not ctx.principal.can(
+            Perm.EVIDENCE_EXPORT
+        ):
             mine = await interviewer_of_user(s, ctx.principal.user_id)
             only = []
             if mine is not None:

@@ -201,7 +201,7 @@ async def set_pack_setting(
     await evidence.record(
         session,
         "pack_settings.changed",
-        {"pack": pack, "key": key, "from": _plain(before), "to": _plain(value)},
+        {"pack": pack, "key": key, "value": _plain(value), "previous": _plain(before)},
         actor=f"user:{actor_id}" if actor_id else "system",
     )
     return SettingValue(key, value, spec.default, spec.description, True)

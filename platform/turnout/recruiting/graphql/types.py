@@ -157,9 +157,12 @@ class CandidateType(Node):
     )
     timeline: Connection[EvidenceEventType] | None = strawberry.field(
         resolver=candidate_timeline,
-        permission_classes=[any_of(Perm.INTERVIEWS_READ, Perm.INTERVIEWS_READ_OWN)],
+        permission_classes=[
+            any_of(Perm.INTERVIEWS_READ, Perm.INTERVIEWS_READ_OWN, Perm.EVIDENCE_EXPORT)
+        ],
         description="The evidence trail, oldest first: messages, receipts, clicks, state "
-        "changes (an interviewer sees only their interviews' events).",
+        "changes (an interviewer sees only their interviews' events; compliance and "
+        "auditors all of it).",
     )
     pk: strawberry.Private[uuid.UUID]
 
