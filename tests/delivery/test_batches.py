@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import orjson
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from tests.helpers import gql
 from turnout.config import get_settings
@@ -17,6 +17,7 @@ from turnout.db.session import tenant_session
 from turnout.delivery import receipts, tasks
 from turnout.delivery.models import DeadLetter, Notification
 from turnout.delivery.signing import sign
+from turnout.evidence.models import EvidenceEvent
 from turnout.kit.clock import clock
 from turnout.recruiting import scheduling
 from turnout.recruiting import service as recruiting
@@ -140,3 +141,75 @@ async def test_a_bounce_after_acceptance_is_a_dead_letter_and_falls_back(client,
     assert fallback == [("wechat", sms.id)]  # SMS, email and voice were used for step 0
     await tasks.tick(at, inline=True)
     assert any(m["channel"] == "wechat" for m in provider.messages)
+
+
+async def test_a_message_that_cannot_be_made_fails_alone(provider, world):
+    """A template that breaks for one candidate (a one-word name) fails that row only: the
+    rest of the batch goes out, and the broken one is a dead letter with its reason."""
+    from turnout.delivery.templates import set_template
+
+    tenant = world["tenant"]
+    async with tenant_session(tenant.ref) as s:
+        await set_template(s, "short", "en", "", "Hi {{ name.split()[1].title() }}: {{ link }}")
+        cipher = await cipher_for(s, tenant.id)
+        job = await recruiting.create_job(s, recruiting.JobFields(title="Porter", status="open"))
+        solo = await recruiting.create_candidate(
+            s, cipher, recruiting.CandidateFields(name="Madonna", phone="13900000001")
+        )
+        app = await recruiting.apply(s, solo.id, job.id, 50, "test")
+        opens = world["opens"]
+        await scheduling.schedule(
+            s,
+            cipher,
+            scheduling.InterviewRequest(app.id, "ai_async", opens, opens + timedelta(days=2)),
+            "test",
+        )
+        await s.commit()
+    at = world["opens"] - timedelta(days=2)
+    clock.freeze(at)
+    await tasks.claim(at)
+    sms = [r for r in await _rows(tenant) if r.channel == "sms" and r.status == "queued"]
+    assert len(sms) == 2
+    out = await tasks.send_many("acme", [str(r.id) for r in sms])
+    by_cand = {r.candidate_id: out[r.id] for r in sms}
+    assert by_cand[solo.id].status == "failed"
+    assert "cannot make the message" in by_cand[solo.id].detail
+    assert [o.status for c, o in by_cand.items() if c != solo.id] == ["sent"]
+    assert [m["body"].split(":")[0] for m in provider.messages] == ["Hi Wei"]
+    async with tenant_session(tenant.ref) as s:
+        dead = (await s.execute(select(DeadLetter))).scalars().all()
+    assert len(dead) == 1 and "UndefinedError" in dead[0].error
+
+
+async def test_a_row_whose_workers_keep_dying_gives_up_like_any_failure(provider, world):
+    tenant = world["tenant"]
+    at = world["opens"] - timedelta(days=2)
+    clock.freeze(at)
+    await tasks.claim(at)
+    sms = next(r for r in await _rows(tenant) if r.channel == "sms" and r.step == 0)
+    async with tenant_session(tenant.ref) as s:  # five takes, the last worker died mid-send
+        await s.execute(
+            update(Notification)
+            .where(Notification.id == sms.id)
+            .values(status="sending", attempts=5, claimed_until=at + timedelta(seconds=30))
+        )
+        await s.commit()
+    later = at + timedelta(minutes=1)
+    assert str(sms.id) not in [i for _, i in await tasks.claim(later)]
+    rows = await _rows(tenant)
+    row = next(r for r in rows if r.id == sms.id)
+    assert row.status == "failed" and row.last_error.startswith("gave up")
+    assert [r.parent_id for r in rows if r.kind == "fallback"] == [sms.id]
+    async with tenant_session(tenant.ref) as s:
+        dead = (await s.execute(select(DeadLetter))).scalars().all()
+        failed = (
+            (
+                await s.execute(
+                    select(EvidenceEvent).where(EvidenceEvent.kind == "notification.failed")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [d.notification_id for d in dead] == [sms.id]
+    assert [e.data["notification_id"] for e in failed] == [str(sms.id)]

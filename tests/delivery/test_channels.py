@@ -55,3 +55,38 @@ async def test_provider_errors_are_classified(provider):
     provider.fail_rate = 0.0
     with pytest.raises(PermanentError, match="404"):
         await lost.send(Message("k3", "sms", "+1", "", "x"))
+
+
+async def test_a_provider_redirect_is_not_followed(provider):
+    """A provider URL is checked when saved; a redirect could lead anywhere (a metadata
+    service, an internal host). It is refused, and the target never sees the message."""
+    import asyncio
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Route
+
+    from tests.delivery.conftest import free_port
+
+    target = os.environ["TURNOUT_PROVIDER_URL"] + "/2010-04-01/Accounts/AC/Messages.json"
+
+    async def bounce(request):
+        return RedirectResponse(target, 307)
+
+    port = free_port()
+    app = Starlette(routes=[Route("/{path:path}", bounce, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            await asyncio.sleep(0.02)
+        p = HttpProvider(f"http://127.0.0.1:{port}", "sms", "AC:x")
+        with pytest.raises(PermanentError, match="307"):
+            await p.send(Message("k-redirect", "sms", "+1", "", "secret body"))
+    finally:
+        server.should_exit = True
+        await serving
+    assert provider.messages == []

@@ -4,6 +4,7 @@ that history verifies offline, and the PDF tells the story."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from datetime import timedelta
@@ -56,7 +57,8 @@ async def test_a_candidates_history_is_on_the_trail_and_verifies(client, provide
         headers={"content-type": "application/json", "x-turnout-signature": sign(secret, body)},
     )
     assert r.json()["changed"] is True
-    link = re.search(r"(/r/[A-Za-z0-9_\-]+)", sms["body"]).group(1)
+    link_url = re.search(r"(\S+/r/[A-Za-z0-9_\-]+)", sms["body"]).group(1)
+    link = link_url[link_url.index("/r/") :]
     assert (await client.get(link)).status_code == 303
     admin = await token_for(client, "admin@acme.example", "acme")  # the clock moved
     r = await gql(client, CANCEL, {"id": world["interview"]}, token=admin)
@@ -77,7 +79,12 @@ async def test_a_candidates_history_is_on_the_trail_and_verifies(client, provide
     sent = [e for e in events if e.kind == "notification.sent"]
     assert {e.data["channel"] for e in sent} == {"sms", "email"}
     sms_event = next(e for e in sent if e.data["channel"] == "sms")
-    assert sms_event.data["body"] == sms["body"]  # word for word what the provider got
+    # word for word what the provider got, but for the tracked link: whoever reads the trail
+    # must not be able to act as the candidate
+    assert link not in orjson.dumps([e.data for e in events]).decode()
+    assert sms_event.data["body"] == sms["body"].replace(link_url, "[link]")
+    assert sms_event.data["sent_sha256"] == hashlib.sha256(sms["body"].encode()).hexdigest()
+    assert sms_event.data["link_sha256"] == hashlib.sha256(link_url.encode()).hexdigest()
     assert sms_event.data["address_masked"] == "138****5678"
     assert "13812345678" not in orjson.dumps([e.data for e in events]).decode()
     cancelled = next(e for e in events if e.kind == "interview.state_changed")

@@ -85,7 +85,9 @@ def _session() -> aiohttp.ClientSession:
     session = _sessions.get(loop)
     if session is None or session.closed:
         session = _sessions[loop] = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=256, limit_per_host=128)
+            connector=aiohttp.TCPConnector(limit=256, limit_per_host=128),
+            # shared by every tenant: no provider's cookies may travel with another's requests
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
     return session
 
@@ -162,7 +164,12 @@ class HttpProvider:
             req["headers"]["Authorization"] = aiohttp.encode_basic_auth(sid, token)
         try:
             async with _session().post(
-                url, timeout=aiohttp.ClientTimeout(total=self.timeout), **req
+                url,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                # a provider's URL was checked when it was saved; a redirect could point
+                # anywhere (the cloud's metadata service, an internal host)
+                allow_redirects=False,
+                **req,
             ) as r:
                 status = r.status
                 body = await r.read()
@@ -170,7 +177,7 @@ class HttpProvider:
             raise TransientError(f"{self.channel}: {exc!r}") from exc
         if status == 429 or status >= 500:
             raise TransientError(f"{self.channel}: provider answered {status}")
-        if status >= 400:
+        if status >= 300:
             raise PermanentError(f"{self.channel}: provider refused ({status})")
         try:
             data = orjson.loads(body)

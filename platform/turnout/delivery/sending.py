@@ -5,6 +5,7 @@ outcome records the results. A single notification is a batch of one."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import uuid
@@ -239,7 +240,11 @@ async def deliver_many(
             finished.append((n, "void" if skip == "void" else "skipped", skip))
             continue
         channel = channels.get(n.channel)
-        msg = _message(n, ctx, cipher, link_for(n), tenant_name, callback)
+        try:
+            msg = _message(n, ctx, cipher, link_for(n), tenant_name, callback)
+        except Exception as exc:  # a template that breaks on this candidate: only this row fails
+            log.exception("cannot make notification %s", n.id)
+            msg = f"cannot make the message: {exc!r}"[:500]
         if isinstance(msg, str) or channel is None:
             failed.append((n, msg if isinstance(msg, str) else "channel not configured"))
         else:
@@ -256,9 +261,9 @@ async def deliver_many(
             retry.append((n, detail, now + backoff(n.attempts)))
         else:
             failed.append((n, detail))
+    skipped = await _finish_many(session, [(n, s, e, None, None) for n, s, e in finished])
     for n, status, error in finished:
-        out[n.id] = Outcome(status, error)
-    await _finish_many(session, [(n, s, e, None, None) for n, s, e in finished])
+        out[n.id] = Outcome(status, error) if n.id in skipped else Outcome("noop", "moved on")
     await _finish_many(session, [(n, "pending", e, None, due) for n, e, due in retry])
     for n, e, _ in retry:
         out[n.id] = Outcome("retry", e)
@@ -269,7 +274,9 @@ async def deliver_many(
     messages = {n.id: m for n, _, m in calls}
     await evidence.record_many(
         session,
-        [_sent_event(n, messages[n.id], ref, now) for n, ref in sent if n.id in done]
+        # The provider took these, whether or not the row was still ours (a receipt or
+        # another worker may have moved it on): that it went out is a fact either way.
+        [_sent_event(n, messages[n.id], ref, now) for n, ref in sent]
         + [
             evidence.NewEvent(
                 "notification.skipped",
@@ -280,12 +287,69 @@ async def deliver_many(
                 now,
             )
             for n, _, why in finished
+            if n.id in skipped
         ],
     )
     await session.commit()
     for n, error in failed:
         out[n.id] = await fail(session, n, ctx.candidates[n.candidate_id], cipher, error)
     return out
+
+
+GAVE_UP = "gave up: no worker finished sending it"
+
+
+async def give_up_stuck(session: AsyncSession, cipher: TenantCipher, now: datetime) -> int:
+    """Rows whose workers kept dying mid-send (MAX_ATTEMPTS takes, none finished) stop here
+    instead of going round for ever: failed, with a dead letter, the evidence and the next
+    channel, as any other failure. In the caller's transaction."""
+    rows = list(
+        (
+            await session.execute(
+                update(Notification)
+                .where(
+                    Notification.status.in_(("queued", "sending")),
+                    Notification.claimed_until < now,
+                    Notification.attempts >= MAX_ATTEMPTS,
+                )
+                .values(status="failed", claimed_until=None, last_error=GAVE_UP)
+                .returning(Notification)
+                .execution_options(synchronize_session=False, populate_existing=True)
+            )
+        ).scalars()
+    )
+    if not rows:
+        return 0
+    cands = {
+        c.id: c
+        for c in (
+            await session.execute(
+                select(Candidate).where(Candidate.id.in_({n.candidate_id for n in rows}))
+            )
+        ).scalars()
+    }
+    await evidence.record_many(
+        session,
+        [
+            evidence.NewEvent(
+                "notification.failed",
+                {
+                    "notification_id": str(n.id),
+                    "channel": n.channel,
+                    "error": GAVE_UP,
+                    "attempts": n.attempts,
+                },
+                "system",
+                n.candidate_id,
+                n.interview_id,
+                now,
+            )
+            for n in rows
+        ],
+    )
+    for n in rows:
+        await dead_letter(session, n, cands[n.candidate_id], cipher, GAVE_UP)
+    return len(rows)
 
 
 def masked(channel: str, address: str) -> str:
@@ -298,16 +362,29 @@ def masked(channel: str, address: str) -> str:
     return address[:4] + "***"
 
 
+MAX_BODY_IN_TRAIL = 4000  # characters; the hash covers the whole text
+
+
 def _sent_event(n: Notification, m: Message, ref: str, at: datetime) -> evidence.NewEvent:
-    """What went out, word for word, and where: the record of "you were told"."""
+    """What went out and where: the record of "you were told". The text is kept with its
+    tracked link replaced by "[link]": the link opens the candidate's portal, and whoever
+    reads the trail (an interviewer, an auditor, a court) must not be able to act as the
+    candidate. `sent_sha256` is the hash of the text exactly as sent, so the candidate's own
+    copy can be checked against it; `link_sha256` does the same for the link."""
+    subject, body = m.subject, m.body
+    if m.link:
+        subject, body = subject.replace(m.link, "[link]"), body.replace(m.link, "[link]")
     return evidence.NewEvent(
         "notification.sent",
         {
             "notification_id": str(n.id),
             "channel": n.channel,
             "address_masked": masked(n.channel, m.to),
-            "subject": m.subject,
-            "body": m.body,
+            "subject": subject[:500],
+            "body": body[:MAX_BODY_IN_TRAIL],
+            "body_truncated": len(body) > MAX_BODY_IN_TRAIL,
+            "sent_sha256": hashlib.sha256(m.body.encode()).hexdigest(),
+            "link_sha256": hashlib.sha256(m.link.encode()).hexdigest() if m.link else None,
             "step": n.step,
             "kind": n.kind,
             "attempt": n.attempts,

@@ -158,17 +158,6 @@ async def claim_due(
         .select_from(n)
         .where(n.status.in_(("queued", "sending")), n.claimed_until >= now)
     )
-    # A row whose worker kept dying mid-send stops here instead of going round for ever.
-    await session.execute(
-        update(n)
-        .where(
-            n.status.in_(("queued", "sending")), n.claimed_until < now, n.attempts >= MAX_ATTEMPTS
-        )
-        .values(
-            status="failed", claimed_until=None, last_error="gave up: no worker finished sending it"
-        )
-        .execution_options(synchronize_session=False)
-    )
     room = min(limit, max_in_flight - int(in_flight or 0))
     if room <= 0:
         return []
@@ -176,7 +165,11 @@ async def claim_due(
         select(n.id)
         .where(
             ((n.status == "pending") & (n.due_at <= now))
-            | (n.status.in_(("queued", "sending")) & (n.claimed_until < now))
+            | (
+                n.status.in_(("queued", "sending"))
+                & (n.claimed_until < now)
+                & (n.attempts < MAX_ATTEMPTS)  # those give up instead (sending.give_up_stuck)
+            )
         )
         .order_by(n.due_at)
         .limit(room)

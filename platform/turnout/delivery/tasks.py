@@ -108,6 +108,7 @@ async def claim(
     for t in tenants:
         try:
             async with tenant_session(t.ref) as s:
+                await sending.give_up_stuck(s, await cipher_for(s, t.id), now)
                 ids = await service.claim_due(s, now, limit, lease)
                 hooks = await webhooks.claim_due(s, now, limit, lease)
                 await s.commit()

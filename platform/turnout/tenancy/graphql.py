@@ -214,8 +214,15 @@ class TenancyMutation:
         ctx = info.context
         async with ctx.tenant_db() as session:
             try:
+                p = ctx.principal
                 v = await service.set_pack_setting(
-                    session, ctx.require_tenant(), pack, key, value, ctx.principal.user_id
+                    session,
+                    ctx.require_tenant(),
+                    pack,
+                    key,
+                    value,
+                    p.user_id,
+                    actor=f"user:{p.email}" if p.kind == "user" else f"client:{p.client_id}",
                 )
             except ServiceError as exc:
                 return as_error(exc)

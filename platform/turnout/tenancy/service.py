@@ -183,6 +183,7 @@ async def set_pack_setting(
     key: str,
     value: Any,
     actor_id: uuid.UUID | None,
+    actor: str = "system",
 ) -> SettingValue:
     if pack not in tenant.packs:
         raise invalid("pack", f"pack {pack!r} is not enabled for this tenant")
@@ -202,7 +203,7 @@ async def set_pack_setting(
         session,
         "pack_settings.changed",
         {"pack": pack, "key": key, "value": _plain(value), "previous": _plain(before)},
-        actor=f"user:{actor_id}" if actor_id else "system",
+        actor=evidence.as_actor(actor),
     )
     return SettingValue(key, value, spec.default, spec.description, True)
 
