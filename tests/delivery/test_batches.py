@@ -131,7 +131,8 @@ async def test_a_bounce_after_acceptance_is_a_dead_letter_and_falls_back(client,
         content=body,
         headers={"content-type": "application/json", "x-turnout-signature": sign(secret, body)},
     )
-    assert posted.json() == {"ok": True, "changed": True}
+    assert posted.json() == {"ok": True, "queued": True}
+    await tasks.tick(at, inline=True)  # applies the bounce, then sends the fallback
     rows = await _rows(tenant)
     assert next(r for r in rows if r.id == sms.id).status == "bounced"
     async with tenant_session(tenant.ref) as s:
@@ -139,7 +140,6 @@ async def test_a_bounce_after_acceptance_is_a_dead_letter_and_falls_back(client,
     assert [(d.notification_id, d.error) for d in dead] == [(sms.id, "provider reported bounced")]
     fallback = [(r.channel, r.parent_id) for r in rows if r.kind == "fallback"]
     assert fallback == [("wechat", sms.id)]  # SMS, email and voice were used for step 0
-    await tasks.tick(at, inline=True)
     assert any(m["channel"] == "wechat" for m in provider.messages)
 
 
@@ -213,3 +213,54 @@ async def test_a_row_whose_workers_keep_dying_gives_up_like_any_failure(provider
         )
     assert [d.notification_id for d in dead] == [sms.id]
     assert [e.data["notification_id"] for e in failed] == [str(sms.id)]
+
+
+async def test_receipts_are_applied_in_bulk(provider, world):
+    """A burst of callbacks: each one INSERT when it arrives; a pass applies 3 or 40 with
+    the same statements, each becoming evidence in order."""
+    from turnout.delivery.receipts import apply_inbox, queue_status
+
+    tenant = world["tenant"]
+    await _more_interviews(tenant, 42, world["opens"])
+    at = world["opens"] - timedelta(days=2)
+    clock.freeze(at)
+    await tasks.claim(at)
+    sms = [r.id for r in await _rows(tenant) if r.channel == "sms" and r.status == "queued"]
+    await tasks.send_many("acme", [str(i) for i in sms])
+    counts = []
+    for ids in (sms[:3], sms[3:43]):
+        async with tenant_session(tenant.ref) as s:
+            for i in ids:
+                await queue_status(s, i, "delivered")
+            await queue_status(s, ids[0], "read")
+            await s.commit()
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args, seen=seen):
+            seen.append(statement)
+
+        engine = db.engine().sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            async with tenant_session(tenant.ref) as s:
+                assert await apply_inbox(s, await cipher_for(s, tenant.id)) == len(ids) + 1
+                await s.commit()
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
+    rows = {r.id: r for r in await _rows(tenant)}
+    assert all(rows[i].status == "delivered" for i in sms[1:3] + sms[4:43])
+    assert rows[sms[0]].status == rows[sms[3]].status == "opened"
+    async with tenant_session(tenant.ref) as s:
+        kinds = [
+            e.kind
+            for e in (
+                await s.execute(
+                    select(EvidenceEvent)
+                    .where(EvidenceEvent.candidate_id == rows[sms[0]].candidate_id)
+                    .order_by(EvidenceEvent.seq)
+                )
+            ).scalars()
+        ]
+    assert kinds[-2:] == ["notification.delivered", "notification.opened"]

@@ -18,8 +18,9 @@ from tests.delivery.conftest import free_port
 from turnout.config import get_settings
 from turnout.db.session import tenant_session
 from turnout.delivery import tasks
-from turnout.delivery.models import Notification
+from turnout.delivery.models import Notification, ReceiptInbox
 from turnout.delivery.signing import sign
+from turnout.evidence.models import EvidenceEvent
 from turnout.kit.clock import clock
 
 
@@ -62,7 +63,8 @@ async def test_sandbox_receipts_flow_back_over_http(provider, served, world):
     provider.receipt_delay, provider.read_rate = 0.0, 1.0
     clock.freeze(world["opens"] - timedelta(days=2))
     await tasks.tick(clock.now(), inline=True)
-    for _ in range(100):  # receipts arrive asynchronously
+    for _ in range(100):  # receipts arrive asynchronously; a scheduler pass applies them
+        await tasks.tick(clock.now(), inline=True)
         sms = (await _by_channel(world["tenant"]))["sms"]
         if sms.status == "opened":
             break
@@ -103,11 +105,25 @@ async def test_callbacks_must_be_signed(client, provider, world, caplog):
     assert (await _post(client, "acme", odd, sign(secret, odd))).status_code == 400
     assert (await _post(client, "nosuch", body, sign(secret, body))).status_code == 404
 
+    assert (await _by_channel(world["tenant"]))["sms"].status == "sent"  # refused: no trace
+    await tasks.tick(clock.now(), inline=True)
+    assert (await _by_channel(world["tenant"]))["sms"].status == "sent"
+
     ok = await _post(client, "acme", body, sign(secret, body))
-    assert ok.json() == {"ok": True, "changed": True}
+    assert ok.json() == {"ok": True, "queued": True}
+    await tasks.tick(clock.now(), inline=True)  # the next pass applies it
     assert (await _by_channel(world["tenant"]))["sms"].status == "delivered"
     again = await _post(client, "acme", body, sign(secret, body))
-    assert again.json()["changed"] is False  # replays change nothing
+    assert again.json() == {"ok": True, "queued": True}
+    await tasks.tick(clock.now(), inline=True)
+    async with tenant_session(world["tenant"].ref) as s:  # replays change nothing
+        kinds = (
+            await s.execute(
+                select(EvidenceEvent.kind).where(EvidenceEvent.kind == "notification.delivered")
+            )
+        ).scalars()
+        assert list(kinds) == ["notification.delivered"]
+        assert not (await s.execute(select(ReceiptInbox))).scalars().all()  # inbox emptied
 
 
 async def test_tracked_link_records_the_open_and_stops_the_escalation(client, provider, world):

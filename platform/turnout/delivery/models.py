@@ -70,6 +70,18 @@ class Notification(TenantBase):
     updated_at: Mapped[datetime] = _ts(server_default=func.now(), onupdate=func.now())
 
 
+class ReceiptInbox(TenantBase):
+    """A provider's status callback, kept as it came (one INSERT answers the provider) and
+    applied with the others of its pass (delivery.receipts.apply_inbox)."""
+
+    __tablename__ = "receipt_inbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    notification_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = _ts(server_default=func.now())
+
+
 class DeadLetter(TenantBase):
     __tablename__ = "dead_letters"
 

@@ -4,8 +4,10 @@ forward (sent -> delivered -> opened), or mark it failed or bounced."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import case, update
+from sqlalchemy import DateTime, Uuid, case, column, delete, func, insert, select, update
+from sqlalchemy import values as sql_values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
@@ -13,7 +15,7 @@ from ..evidence import service as evidence
 from ..kit.clock import clock
 from ..recruiting.models import Candidate
 from . import sending, webhooks
-from .models import Notification
+from .models import Notification, ReceiptInbox
 
 RANK = {"queued": 0, "sent": 1, "delivered": 2, "opened": 3}
 STATUSES = ("delivered", "read", "failed", "bounced")
@@ -103,3 +105,117 @@ async def record_open(
         interview_id=row.interview_id,
     )
     return True
+
+
+async def queue_status(session: AsyncSession, nid: uuid.UUID, status: str) -> None:
+    """Keep a provider's callback for the next pass: one INSERT, so a burst of receipts (a
+    provider flushes thousands at once) is answered at once and nothing of it is lost."""
+    if status not in STATUSES:
+        raise ValueError(status)
+    await session.execute(
+        insert(ReceiptInbox).values(notification_id=nid, status=status, received_at=clock.now())
+    )
+
+
+async def apply_inbox(session: AsyncSession, cipher: TenantCipher, limit: int = 5000) -> int:
+    """Apply up to `limit` queued callbacks, oldest first, in the caller's transaction:
+    deliveries and reads in one statement each (with their evidence and webhooks), failures
+    and bounces one by one (each a dead letter and a fallback). SKIP LOCKED lets two
+    schedulers share the inbox. Returns how many were taken."""
+    box = ReceiptInbox.__table__
+    taken = (
+        select(box.c.id).order_by(box.c.id).limit(limit).with_for_update(skip_locked=True)
+    ).scalar_subquery()
+    rows = (
+        await session.execute(
+            delete(box)
+            .where(box.c.id.in_(taken))
+            .returning(box.c.id, box.c.notification_id, box.c.status, box.c.received_at)
+        )
+    ).all()
+    rows.sort(key=lambda r: r.id)  # as they came: delivered before read before bounced
+    delivered = [(r.notification_id, r.received_at) for r in rows if r.status == "delivered"]
+    read = [(r.notification_id, r.received_at) for r in rows if r.status == "read"]
+    await _apply_delivered(session, delivered)
+    await _apply_read(session, read)
+    for r in rows:
+        if r.status in ("failed", "bounced"):
+            await record_status(session, cipher, r.notification_id, r.status)
+    return len(rows)
+
+
+def _values(pairs: list[tuple[uuid.UUID, datetime]]):
+    return sql_values(column("id", Uuid), column("at", DateTime(timezone=True)), name="v").data(
+        pairs
+    )
+
+
+async def _apply_delivered(session: AsyncSession, pairs: list[tuple[uuid.UUID, datetime]]):
+    if not pairs:
+        return
+    n, v = Notification.__table__, _values(pairs)
+    moved = (
+        await session.execute(
+            update(n)
+            .where(n.c.id == v.c.id, n.c.status.in_(("queued", "sending", "sent")))
+            .values(status="delivered", delivered_at=v.c.at)
+            .returning(n.c.id, n.c.candidate_id, n.c.interview_id, n.c.channel, v.c.at)
+        )
+    ).all()
+    await evidence.record_many(
+        session,
+        [
+            evidence.NewEvent(
+                "notification.delivered",
+                {"notification_id": str(r.id), "channel": r.channel},
+                f"provider:{r.channel}",
+                r.candidate_id,
+                r.interview_id,
+                r.at,
+            )
+            for r in moved
+        ],
+    )
+    rows = (
+        await session.execute(
+            select(Notification).where(Notification.id.in_([r.id for r in moved]))
+        )
+    ).scalars()
+    await webhooks.emit_many(
+        session, "notification.delivered", [webhooks.notification_data(r) for r in rows]
+    )
+
+
+async def _apply_read(session: AsyncSession, pairs: list[tuple[uuid.UUID, datetime]]):
+    if not pairs:
+        return
+    n, v = Notification.__table__, _values(pairs)
+    moved = (
+        await session.execute(
+            update(n)
+            .where(
+                n.c.id == v.c.id,
+                n.c.status.in_(("queued", "sending", "sent", "delivered", "opened")),
+            )
+            .values(
+                status="opened",
+                opened_at=func.coalesce(n.c.opened_at, v.c.at),
+                delivered_at=func.coalesce(n.c.delivered_at, v.c.at),
+            )
+            .returning(n.c.id, n.c.candidate_id, n.c.interview_id, n.c.channel, v.c.at)
+        )
+    ).all()
+    await evidence.record_many(
+        session,
+        [
+            evidence.NewEvent(
+                "notification.opened",
+                {"notification_id": str(r.id), "channel": r.channel},
+                f"provider:{r.channel}",
+                r.candidate_id,
+                r.interview_id,
+                r.at,
+            )
+            for r in moved
+        ],
+    )

@@ -17,7 +17,7 @@ from ..evidence import tasks as evidence_tasks
 from ..kit.clock import clock
 from ..tenancy.models import Tenant
 from ..tenancy.service import list_tenants, tenant_by_slug
-from . import links, sending, service, webhooks
+from . import links, receipts, sending, service, webhooks
 from .channels import Channel, HttpProvider, SmtpEmail
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,12 @@ async def claim(
         tenants: list[Tenant] = [t for t in await list_tenants(s) if t.active]
     claimed = []
     for t in tenants:
+        try:  # receipts first: a read one stops its step's escalation in this very pass
+            async with tenant_session(t.ref) as s:
+                await receipts.apply_inbox(s, await cipher_for(s, t.id))
+                await s.commit()
+        except Exception:  # they wait in the inbox; the reminders must still go out
+            log.exception("applying receipts for tenant %s failed", t.slug)
         try:
             async with tenant_session(t.ref) as s:
                 await sending.give_up_stuck(s, await cipher_for(s, t.id), now)

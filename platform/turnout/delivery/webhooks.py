@@ -77,6 +77,13 @@ async def unsubscribe(session: AsyncSession, sid: uuid.UUID) -> None:
 
 async def emit(session: AsyncSession, event: str, data: dict) -> int:
     """Queue the event for every subscription that wants it, in the caller's transaction."""
+    return await emit_many(session, event, [data])
+
+
+async def emit_many(session: AsyncSession, event: str, datas: list[dict]) -> int:
+    """emit() for many events of one kind: one look at the subscriptions."""
+    if not datas:
+        return 0
     subs = (
         (
             await session.execute(
@@ -90,21 +97,21 @@ async def emit(session: AsyncSession, event: str, data: dict) -> int:
         .all()
     )
     now = clock.now()
-    payload = {"event": event, "occurred_at": now.isoformat(), "data": data}
     session.add_all(
         [
             WebhookDelivery(
                 id=uuid.uuid4(),
                 subscription_id=s,
                 event=event,
-                payload=payload,
+                payload={"event": event, "occurred_at": now.isoformat(), "data": data},
                 status="pending",
                 due_at=now,
             )
+            for data in datas
             for s in subs
         ]
     )
-    return len(subs)
+    return len(subs) * len(datas)
 
 
 async def claim_due(
