@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict, deque
-from urllib.parse import urlencode, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import orjson
 from starlette.requests import Request
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_FORM = 16 * 1024
 MAX_EVENT = 64 * 1024
+FORM_TYPE = "application/x-www-form-urlencoded"  # what the pages' forms send
 DONE = {"confirm": "confirmed", "reschedule": "reschedule", "problem": "problem"}
 ACTIONS = ("confirm", "start", "reschedule", "problem")
 
@@ -89,6 +90,32 @@ def _same_origin(request: Request) -> bool:
         urlparse(request.app.state.settings.public_url).netloc,
     }
     return urlparse(origin).netloc in allowed
+
+
+async def _body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is longer than limit: refused by its Content-Length, or, when
+    it has none (chunked) or understates it, while it streams in, never read past limit."""
+    declared = request.headers.get("content-length") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
+
+
+def _form(body: bytes, content_type: str) -> dict[str, str] | None:
+    """An urlencoded form's fields (the first of each name); None for another encoding. An
+    empty body is an empty form, whatever its type (the buttons send no fields)."""
+    if not body:
+        return {}
+    if content_type.split(";", 1)[0].strip().lower() != FORM_TYPE:
+        return None
+    text = body.decode("utf-8", "replace")
+    fields = parse_qs(text, keep_blank_values=True, encoding="utf-8", errors="replace")
+    return {name: values[0] for name, values in fields.items()}
 
 
 async def _tenant(slug: str) -> Tenant | None:
@@ -166,9 +193,13 @@ async def _act(request, s, interview, time_zone, action, locale, token) -> Respo
     if not _same_origin(request):
         log.warning("portal: cross-site %s for %s", action, tokens.redacted(token))
         return pages.message(locale, "no.title", t["no.origin"], 403, back)
-    if int(request.headers.get("content-length") or 0) > MAX_FORM:
+    body = await _body(request, MAX_FORM)
+    if body is None:
         return pages.message(locale, "no.title", t["no.input"].format(what="size"), 413, back)
-    form = await request.form()
+    form = _form(body, request.headers.get("content-type", ""))
+    if form is None:
+        what = t["no.input"].format(what="form encoding")
+        return pages.message(locale, "no.title", what, 415, back)
     address = _address(request)
     try:
         if action == "confirm":
@@ -213,10 +244,8 @@ def _error(status: int, message: str, **extra) -> JSONResponse:
 
 
 async def vendor_webhook(request: Request) -> Response:
-    if int(request.headers.get("content-length") or 0) > MAX_EVENT:
-        return _error(413, f"an event is at most {MAX_EVENT} bytes")
-    body = await request.body()
-    if len(body) > MAX_EVENT:
+    body = await _body(request, MAX_EVENT)
+    if body is None:
         return _error(413, f"an event is at most {MAX_EVENT} bytes")
     tenant = await _tenant(request.path_params["tenant"])
     if tenant is None:

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlparse
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..crypto.fields import TenantCipher
@@ -171,11 +172,38 @@ def _interview_pk(value: str) -> uuid.UUID:
     raise ValueError(value)
 
 
+NUL = "\x00"
+
+
+def _nul_problems(data: Any) -> list[FieldProblem]:
+    """Where NUL characters hide in the event (PostgreSQL's jsonb cannot store them): a
+    string's path (details.steps[1]), or the object whose key holds one. Iterative: a
+    deeply nested body must not exhaust the stack."""
+    p: list[FieldProblem] = []
+    todo: list[tuple[str, Any]] = [("", data)]
+    while todo:
+        path, value = todo.pop()
+        if isinstance(value, str):
+            if NUL in value:
+                p.append(FieldProblem(path, "must not contain NUL characters (\\u0000)"))
+        elif isinstance(value, dict):
+            if any(NUL in str(k) for k in value):
+                msg = "keys must not contain NUL characters (\\u0000)"
+                p.append(FieldProblem(path or "body", msg))
+            inner = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+            todo += reversed([(k, v) for k, v in inner if NUL not in k])
+        elif isinstance(value, list | tuple):
+            todo += reversed([(f"{path}[{i}]", v) for i, v in enumerate(value)])
+    return p
+
+
 def parse_event(data: Any) -> VendorEventIn:
     """The webhook's JSON: {event_id, type, interview_id or vendor_ref, occurred_at}."""
     if not isinstance(data, dict):
         raise InvalidInput(problems=[FieldProblem("body", "expected a JSON object")])
-    p: list[FieldProblem] = []
+    p = _nul_problems(data)
+    if p:  # checked first: the other checks would name them less clearly, or not at all
+        raise InvalidInput(problems=p)
     event_id, kind = data.get("event_id"), data.get("type")
     iid, ref, at = data.get("interview_id"), data.get("vendor_ref"), data.get("occurred_at")
     if not isinstance(event_id, str) or not 1 <= len(event_id) <= 200 or not event_id.isprintable():
@@ -230,11 +258,20 @@ async def _find(session: AsyncSession, ev: VendorEventIn) -> Interview:
                 select(Interview.id).where(Interview.vendor_ref == ev.vendor_ref)
             )
             if taken is not None:
-                raise Conflict("this vendor_ref belongs to another interview", "vendor_ref")
-            found.vendor_ref = ev.vendor_ref
+                raise _ref_taken()
+            try:  # another interview may claim it meanwhile: the unique index decides
+                async with session.begin_nested():
+                    found.vendor_ref = ev.vendor_ref
+                    await session.flush()
+            except IntegrityError:
+                raise _ref_taken() from None
         elif found.vendor_ref != ev.vendor_ref:
             raise Conflict("vendor_ref does not match this interview's", "vendor_ref")
     return found
+
+
+def _ref_taken() -> Conflict:
+    return Conflict("this vendor_ref belongs to another interview", "vendor_ref")
 
 
 def _illegal(interview: Interview, kind: str) -> Conflict:
