@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import uuid
@@ -16,6 +17,11 @@ from turnout.db.engine import db
 
 async def run(*args: str):
     return await asyncio.to_thread(turnout, *args)
+
+
+def _bundle_json(archive) -> bytes:
+    with zipfile.ZipFile(archive) as z:
+        return z.read("bundle.json")
 
 
 def _rewrite(src, dst, change) -> None:
@@ -56,7 +62,18 @@ async def test_export_and_verify_round_trip(world, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"VALID: {world.base + 5} events" in r.stdout and "matches the key you gave" in r.stdout
     r = await run("evidence", "verify", str(out))  # no key given: says where to get one
-    assert r.returncode == 0 and "fingerprint" in r.stdout and "warning" in r.stderr
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "CONSISTENT, BUT THE KEY IS NOT VERIFIED" in r.stdout and "VALID" not in r.stdout
+    key_hex = json.loads(_bundle_json(out))["tenant"]["public_key"]["public_key_hex"]
+    fp = hashlib.sha256(bytes.fromhex(key_hex)).hexdigest()
+    assert f"fingerprint {fp}" in r.stdout and "/evidence/acme/public-key" in r.stdout
+    assert "--public-key" in r.stdout
+    r = await run("evidence", "verify", str(out), "--fingerprint", fp.upper())
+    assert r.returncode == 0 and "VALID" in r.stdout, r.stdout + r.stderr
+    r = await run("evidence", "verify", str(out), "--fingerprint", "ab" * 32)
+    assert r.returncode == 1 and "not with the key you gave" in r.stdout
+    r = await run("evidence", "verify", str(out), "--fingerprint", "xyz")
+    assert r.returncode == 2 and "fingerprint" in r.stderr
 
     bad = tmp_path / "changed.zip"
     ids = {}
@@ -146,3 +163,57 @@ async def test_seal_and_verify_the_database(world):
     assert r.returncode == 1 and "event seq 2 missing (chain jumps from 1 to 3)" in r.stdout
     r = await run("evidence", "verify", "--tenant", "nobody")
     assert r.returncode == 2 and "no tenant" in r.stderr
+
+
+def _forge(src, dst) -> None:
+    """Rewrite the last event, re-seal with a key of one's own and put that key in."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from turnout.evidence import canonical as C
+    from turnout.evidence.keys import raw_public
+
+    def change(b):
+        e = b["events"][-1]
+        e["data"] = {"rewritten": True}
+        e["hash"] = C.event_hash(e)
+        forger = Ed25519PrivateKey.generate()
+        cp = b["checkpoint"]
+        cp["head"]["hash"] = e["hash"]
+        cp["chains"], cp["proof"] = 1, {"index": 0, "siblings": []}
+        cp["root"] = C.leaf_hash(b["chain"], e["seq"], e["hash"]).hex()
+        statement = C.checkpoint_statement(
+            b["tenant"]["id"], cp["id"], cp["sealed_at"], 1, cp["root"], cp["key_id"]
+        )
+        cp["signature"] = forger.sign(statement).hex()
+        b["tenant"]["public_key"]["public_key_hex"] = raw_public(forger.public_key()).hex()
+
+    _rewrite(src, dst, change)
+
+
+async def test_a_re_signed_bundle_is_never_valid_without_a_trusted_key(world, tmp_path):
+    await add_events(world.tenant, world.candidate, 2)
+    out, forged, key = tmp_path / "e.zip", tmp_path / "forged.zip", tmp_path / "acme.pem"
+    args = ["--tenant", "acme", "--candidate", str(world.candidate), "-o", str(out)]
+    assert (await run("evidence", "export", *args)).returncode == 0
+    key.write_text((await run("evidence", "public-key", "--tenant", "acme")).stdout)
+    _forge(out, forged)
+    r = await run("evidence", "verify", str(forged))  # was "VALID", exit 0
+    assert r.returncode == 3 and "VALID" not in r.stdout, r.stdout + r.stderr
+    assert "CONSISTENT, BUT THE KEY IS NOT VERIFIED" in r.stdout
+    r = await run("evidence", "verify", str(forged), "--public-key", str(key))
+    assert r.returncode == 1 and "not with the key you gave" in r.stdout
+    r = await run("evidence", "verify", "--help")
+    assert r.returncode == 0
+    assert "3 consistent, but" in " ".join(r.stdout.split()) and "--fingerprint" in r.stdout
+
+
+async def test_a_malformed_head_is_a_named_problem_not_a_traceback(world, tmp_path):
+    await add_events(world.tenant, world.candidate, 2)
+    out, bad, key = tmp_path / "e.zip", tmp_path / "bad.zip", tmp_path / "acme.pem"
+    args = ["--tenant", "acme", "--candidate", str(world.candidate), "-o", str(out)]
+    assert (await run("evidence", "export", *args)).returncode == 0
+    key.write_text((await run("evidence", "public-key", "--tenant", "acme")).stdout)
+    _rewrite(out, bad, lambda b: b["checkpoint"]["head"].pop("seq"))
+    r = await run("evidence", "verify", str(bad), "--public-key", str(key))
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert "head for this chain is malformed" in r.stdout

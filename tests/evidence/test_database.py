@@ -5,8 +5,10 @@ concurrent writers keep every chain valid."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -18,7 +20,7 @@ from turnout.db.engine import db
 from turnout.db.session import tenant_session
 from turnout.evidence import canonical as C
 from turnout.evidence import service
-from turnout.evidence.dbcheck import verify_database
+from turnout.evidence.dbcheck import PER_CHAIN, verify_database
 from turnout.evidence.models import NewEvent
 from turnout.evidence.tasks import seal_due, seal_if_due
 
@@ -207,3 +209,178 @@ async def test_seal_due_seals_only_tenants_with_new_events_and_old_checkpoints(w
     clock.freeze(C.parse_time("2026-12-01T00:11:00.000000Z"))
     assert await seal_due(timedelta(minutes=10)) == 1
     assert await seal_due(timedelta(minutes=10)) == 0  # nothing new since
+
+
+# --- keys and checkpoints from the same database are not enough --------------------------
+
+
+async def _forge_key(world):
+    """A superuser's own key, added to public.evidence_keys next to the tenant's."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from turnout.db.session import public_session
+    from turnout.evidence.keys import key_id_for, raw_public
+    from turnout.evidence.models import EvidenceKey
+
+    forger = Ed25519PrivateKey.generate()
+    raw = raw_public(forger.public_key())
+    async with public_session() as s:
+        s.add(
+            EvidenceKey(
+                tenant_id=world.tenant.id,
+                key_id=key_id_for(raw),
+                public_key=raw,
+                wrapped=b"-",
+                master_fingerprint="-",
+                state="retired",
+            )
+        )
+        await s.commit()
+    return key_id_for(raw), forger
+
+
+async def _rewrite_after(world, seq: int) -> None:
+    """As a superuser: change the event at `seq`, re-hash it and every later one, move the
+    head row: a chain consistent in itself."""
+    from sqlalchemy import select
+
+    from turnout.evidence.models import EvidenceEvent, EvidenceHead
+
+    chain = C.candidate_chain(world.candidate)
+    async with tenant_session(world.tenant.ref) as s:
+        rows = (
+            await s.execute(
+                select(EvidenceEvent.__table__)
+                .where(EvidenceEvent.chain == chain)
+                .order_by(EvidenceEvent.seq)
+            )
+        ).all()
+    events = [service.event_of_row(r) for r in rows]
+    statements = []
+    for e in events[seq - 1 :]:
+        if e["seq"] == seq:
+            e["data"] = {"rewritten": True}
+        else:
+            e["prev_hash"] = events[e["seq"] - 2]["hash"]
+        e["hash"] = C.event_hash(e)
+        statements.append(
+            f"UPDATE EVENTS SET data = '{json.dumps(e['data'])}', prev_hash = "
+            f"'{e['prev_hash']}', hash = '{e['hash']}' WHERE id = '{e['id']}'"
+        )
+    await _as_superuser(world, *statements)
+    async with tenant_session(world.tenant.ref) as s:
+        head = await s.get(EvidenceHead, chain)
+        head.hash = events[-1]["hash"]
+        await s.commit()
+
+
+async def _seal_with(world, key_id: str, forger) -> None:
+    """A checkpoint over the current heads, signed with the forger's key."""
+    from turnout.evidence.models import EvidenceCheckpoint
+
+    async with tenant_session(world.tenant.ref) as s:
+        heads = await service.current_heads(s)
+        root = C.merkle_root([C.leaf_hash(h["chain"], h["seq"], h["hash"]) for h in heads]).hex()
+        cp_id = uuid.uuid4()
+        sealed_at = C.parse_time(C.rfc3339(datetime.now(UTC)))
+        statement = C.checkpoint_statement(
+            str(world.tenant.id), str(cp_id), C.rfc3339(sealed_at), len(heads), root, key_id
+        )
+        s.add(
+            EvidenceCheckpoint(
+                id=cp_id,
+                sealed_at=sealed_at,
+                heads=heads,
+                chains=len(heads),
+                events=sum(h["seq"] for h in heads),
+                root=root,
+                signature=forger.sign(statement).hex(),
+                key_id=key_id,
+            )
+        )
+        await s.commit()
+
+
+async def _genuine_key(world) -> bytes:
+    from turnout.evidence.keys import public_key
+
+    return (await public_key(world.tenant.id)).raw
+
+
+async def test_every_checkpoint_is_checked_not_only_the_latest(world):
+    """Rewrite the events sealed by the latest genuine checkpoint (past an older one) and
+    re-seal with a key added to the database: the genuine checkpoint's head is gone."""
+    await _sealed(world, 2)
+    first = world.base + 2
+    await add_events(world.tenant, world.candidate, 3)
+    async with tenant_session(world.tenant.ref) as s:
+        genuine = await service.seal(s, world.tenant)
+        await s.commit()
+    key_id, forger = await _forge_key(world)
+    await _rewrite_after(world, first + 2)
+    await _seal_with(world, key_id, forger)
+    report = await verify_database(world.tenant, world.candidate)  # was ok
+    chain = C.candidate_chain(world.candidate)
+    assert (
+        f"{chain}: event seq {first + 3}: not the event it sealed (changed or replaced); "
+        f"checkpoint {genuine.id} sealed it"
+    ) in [p.message for p in report.problems], report.problems
+    assert any("seal different events" in p.message for p in report.problems)
+    assert not (await verify_database(world.tenant)).ok  # all chains
+
+
+async def test_a_pinned_key_refuses_checkpoints_signed_with_another(world):
+    """Delete every checkpoint, rewrite, re-seal with a key added to the database: only the
+    pinned key tells."""
+    from turnout.evidence.keys import fingerprint
+
+    await _sealed(world)
+    key_id, forger = await _forge_key(world)
+    table = f'"{world.tenant.ref.schema}".evidence_checkpoints'
+    async with db.engine().begin() as conn:
+        await conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        await conn.exec_driver_sql(f"DELETE FROM {table}")
+        await conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    await _rewrite_after(world, 2)
+    await _seal_with(world, key_id, forger)
+    loose = await verify_database(world.tenant)
+    assert loose.ok and not loose.key_verified  # what the database alone cannot prove
+    assert any("keys taken from the database itself" in n for n in loose.notes)
+    genuine = await _genuine_key(world)
+    for report in (
+        await verify_database(world.tenant, trusted_key=genuine),
+        await verify_database(world.tenant, world.candidate, fingerprint=fingerprint(genuine)),
+    ):
+        assert any(
+            f"signed with key {key_id}" in p.message and "not with the key you gave" in p.message
+            for p in report.problems
+        ), report.problems
+
+
+async def test_the_cli_pins_the_key_for_the_database(world, tmp_path):
+    from tests.cli import turnout
+
+    await _sealed(world)
+    key = tmp_path / "acme.pem"
+    key.write_text(
+        (await asyncio.to_thread(turnout, "evidence", "public-key", "--tenant", "acme")).stdout
+    )
+    args = ["evidence", "verify", "--tenant", "acme", "--public-key", str(key)]
+    r = await asyncio.to_thread(turnout, *args)
+    assert r.returncode == 0 and "VALID" in r.stdout, r.stdout + r.stderr
+    key_id, forger = await _forge_key(world)
+    await add_events(world.tenant, world.candidate, 1)
+    await _seal_with(world, key_id, forger)
+    r = await asyncio.to_thread(turnout, *args, "--candidate", str(world.candidate))
+    assert r.returncode == 1 and "not with the key you gave" in r.stdout, r.stdout + r.stderr
+
+
+async def test_a_long_run_of_deleted_rows_is_bounded(world):
+    """Every other row of a sealed chain deleted: the walk stops and says so, and the rows
+    it did not reach are not called inserted."""
+    await _sealed(world, 60)
+    await _as_superuser(world, "DELETE FROM EVENTS WHERE seq % 2 = 1")
+    report = await verify_database(world.tenant)
+    messages = [p.message for p in report.problems]
+    assert len(messages) == PER_CHAIN + 1, messages
+    assert "stopped after" in messages[-1] and not any("inserted" in m for m in messages)

@@ -200,3 +200,13 @@ async def test_timeline_permissions(client, acme):
         assert res["data"]["candidate"]["timeline"]["totalCount"] == await _chain_length(
             acme["tenant"], acme["cand"]
         ), role
+
+
+@pytest.mark.parametrize("raw", ["²", "١٢", "-1", "1.5", ""])
+async def test_a_cursor_of_other_digits_is_a_clear_error(client, acme, raw):
+    from turnout.kit.pagination import encode_cursor
+
+    admin = acme["tokens"]["tenant_admin"]
+    after = encode_cursor(raw)  # '²'.isdigit() is True, but int('²') raised: a 500
+    r = await gql(client, TIMELINE, {"id": acme["gid"], "after": after}, token=admin)
+    assert "not a cursor this API issued" in r.json()["errors"][0]["message"], r.json()

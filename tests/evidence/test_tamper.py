@@ -18,7 +18,7 @@ from tests.evidence.conftest import add_events
 from turnout.evidence import canonical as C
 from turnout.evidence.bundle import build_bundle
 from turnout.evidence.keys import raw_public
-from turnout.evidence.verify import Unreadable, parse_bundle, verify_bundle
+from turnout.evidence.verify import MAX_PROBLEMS, Unreadable, parse_bundle, verify_bundle
 
 N = 6
 FIELDS = [
@@ -236,7 +236,8 @@ def test_a_bundle_re_signed_with_another_key(bundles):
     )
     cp["signature"] = forger.sign(statement).hex()
     b["tenant"]["public_key"]["public_key_hex"] = raw.hex()
-    assert verify_bundle(b).ok  # why the key must come from elsewhere
+    report = verify_bundle(b)
+    assert report.ok and not report.key_verified  # why the key must come from elsewhere
     report = verify_bundle(b, trusted_key=genuine_key)
     assert any("not with the key you gave" in p.message for p in report.problems)
     assert any("signature is invalid" in p.message for p in report.problems)
@@ -263,3 +264,144 @@ def test_unreadable_input(raw):
 def test_parse_round_trip(bundles):
     raw = json.dumps(bundles["small"], ensure_ascii=False).encode()
     assert verify_bundle(parse_bundle(raw)).ok
+
+
+# --- malformed or hostile checkpoints: a named problem, quickly ---------------------------
+
+
+def _resign(b: dict, seq: int, forger: Ed25519PrivateKey | None = None) -> None:
+    """Point the checkpoint's head at `seq` (the last event's hash) and re-seal it with a
+    key of the forger's own, put into the bundle: consistent in itself."""
+    forger = forger or Ed25519PrivateKey.generate()
+    cp = b["checkpoint"]
+    cp["head"]["seq"] = seq
+    cp["head"]["hash"] = b["events"][-1]["hash"]
+    cp["chains"], cp["root"], cp["proof"] = (
+        1,
+        C.leaf_hash(b["chain"], seq, cp["head"]["hash"]).hex(),
+        {"index": 0, "siblings": []},
+    )
+    statement = C.checkpoint_statement(
+        b["tenant"]["id"], cp["id"], cp["sealed_at"], 1, cp["root"], cp["key_id"]
+    )
+    cp["signature"] = forger.sign(statement).hex()
+    b["tenant"]["public_key"]["public_key_hex"] = raw_public(forger.public_key()).hex()
+
+
+@pytest.mark.parametrize("missing", ["seq", "hash"])
+def test_a_head_without_seq_or_hash_is_a_named_problem(bundles, missing):
+    del bundles["small"]["checkpoint"]["head"][missing]
+    report = verify_bundle(bundles["small"])  # raised UnboundLocalError
+    assert any("head for this chain is malformed" in p.message for p in report.problems), (
+        report.problems
+    )
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("chains", "2"),
+        ("chains", 2.0),
+        ("chains", True),
+        ("seq", str(N)),
+        ("seq", float(N)),
+        ("index", "index-as-string"),
+        ("index", "index-as-float"),
+        ("index", "index-as-bool"),
+    ],
+)
+def test_integers_must_be_json_integers(bundles, where, value):
+    b = bundles["small"]
+    cp = b["checkpoint"]
+    assert verify_bundle(b).ok and cp["chains"] == 2
+    if where == "chains":
+        cp["chains"] = value
+    elif where == "seq":
+        cp["head"]["seq"] = value
+    else:
+        index = cp["proof"]["index"]
+        cp["proof"]["index"] = {
+            "index-as-string": str(index),
+            "index-as-float": float(index),
+            "index-as-bool": bool(index),
+        }[value]
+    assert not verify_bundle(b).ok
+
+
+def test_a_huge_head_with_a_failing_proof_is_not_walked(bundles):
+    import time
+
+    b = bundles["small"]
+    b["checkpoint"]["head"]["seq"] = 3_000_000
+    started = time.monotonic()
+    report = verify_bundle(b)
+    assert time.monotonic() - started < 1
+    assert [p.message for p in report.problems] == [
+        "the checkpoint's head for this chain is not the one it signed (inclusion proof "
+        "fails): the head or the proof was changed"
+    ]
+    assert "the events were not checked: the checkpoint cannot be trusted" in report.notes
+
+
+def test_a_failing_signature_stops_the_check(bundles):
+    b = bundles["small"]
+    b["checkpoint"]["signature"] = "00" * 64
+    b["events"].pop(2)  # would be named if the head were trusted
+    report = verify_bundle(b)
+    assert [p.message for p in report.problems] == [
+        "checkpoint signature is invalid: the checkpoint or the key was changed"
+    ]
+
+
+@pytest.mark.parametrize("seq", [3_000_000, C.MAX_INT])
+def test_a_huge_signed_head_is_one_problem_quickly(bundles, seq):
+    """Re-signed with the forger's key so the proof and signature hold: the walk from seq
+    3,000,000 took 6.5 s (one problem per missing seq); from 2^53 - 1 it never ended."""
+    import time
+
+    b = bundles["small"]
+    _resign(b, seq)
+    started = time.monotonic()
+    report = verify_bundle(b)
+    assert time.monotonic() - started < 1
+    last = b["events"][-1]
+    assert [p.message for p in report.problems] == [
+        f"event seq {seq} (id {last['id']}): the event says seq {N}",
+        f"events seq {N} to {seq - 1} missing (chain jumps from {N - 1} to {seq})",
+    ]
+
+
+def test_a_run_of_missing_events_is_one_problem(bundles):
+    b = bundles["small"]
+    del b["events"][1:4]  # seq 2, 3 and 4
+    report = verify_bundle(b)
+    assert [p.message for p in report.problems] == [
+        "events seq 2 to 4 missing (chain jumps from 1 to 5)"
+    ]
+
+
+def test_many_problems_stop_the_walk(bundles):
+    """Every other event missing from a long chain: at most MAX_PROBLEMS, then it says it
+    stopped."""
+    b = bundles["small"]
+    last = b["events"][-1]
+    template = copy.deepcopy(last)
+    events = []
+    for n in range(1, 401):  # a chain of 400 events of which the odd ones are deleted
+        e = copy.deepcopy(template)
+        e["id"], e["seq"] = str(uuid.uuid4()), n
+        e["prev_hash"] = events[-1]["hash"] if events else C.GENESIS
+        _rehash(e)
+        events.append(e)
+    b["events"] = events
+    _resign(b, 400)
+    b["events"] = [e for e in events if e["seq"] % 2 == 0]
+    report = verify_bundle(b)
+    assert len(report.problems) == MAX_PROBLEMS + 1
+    assert report.problems[-1].message.startswith(f"stopped after {MAX_PROBLEMS} problems")
+
+
+@pytest.mark.parametrize("raw", [b"1" * 5000, b"[" * 100_000 + b"]" * 100_000])
+def test_numbers_too_long_or_nesting_too_deep_are_unreadable(raw):
+    with pytest.raises(Unreadable):
+        parse_bundle(raw)

@@ -97,9 +97,24 @@ def _read_key(path: Path) -> bytes:
     return raw_public(key)
 
 
-def _print_report(report, what: str) -> None:
+def _fingerprint(text: str) -> str:
+    fp = text.strip().lower().replace(":", "").replace(" ", "")
+    if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
+        fail(f"--fingerprint {text}: not a SHA-256 fingerprint (64 hex digits)", 2)
+    return fp
+
+
+def _print_report(report, what: str, unverified: str | None = None) -> None:
+    """Exit 0 valid, 1 tampered; 3 (`unverified` says why) consistent but checked only
+    against a key the caller did not vouch for."""
     for note in report.notes:
         out.print(escape(note), highlight=False)
+    if report.ok and unverified is not None:
+        out.print(
+            f"CONSISTENT, BUT THE KEY IS NOT VERIFIED: {escape(what)}; {escape(unverified)}",
+            highlight=False,
+        )
+        raise typer.Exit(3)
     if report.ok:
         out.print(f"VALID: {escape(what)}", highlight=False)
         return
@@ -116,15 +131,27 @@ def verify(
         Path | None,
         typer.Option(help="The tenant's key (PEM), fetched from /evidence/<tenant>/public-key"),
     ] = None,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(help="Instead of --public-key: the key's SHA-256 fingerprint (hex)"),
+    ] = None,
     tenant: Annotated[str | None, typer.Option(help="Check this tenant's database instead")] = None,
     candidate: Annotated[str | None, typer.Option(help="With --tenant: one candidate")] = None,
 ) -> None:
-    """Check an export offline (exit 0 valid, 1 tampered, 2 unreadable), or with --tenant the
-    chains in the database against the latest signed checkpoint."""
+    """Check an export offline, or with --tenant the chains in the database against every
+    signed checkpoint. Pass the tenant's key (--public-key, or --fingerprint) fetched from
+    /evidence/<tenant>/public-key, not taken from the bundle or the database.
+
+    Exit codes: 0 valid; 1 tampered; 2 unreadable (or bad arguments); 3 consistent, but
+    the key is not verified (a FILE checked without --public-key or --fingerprint)."""
+    if public_key is not None and fingerprint is not None:
+        fail("give --public-key or --fingerprint, not both", 2)
+    pin = _fingerprint(fingerprint) if fingerprint is not None else None
+    trusted = _read_key(public_key) if public_key else None
     if tenant is not None:
-        if file is not None or public_key is not None:
+        if file is not None:
             fail("give either FILE (offline) or --tenant (the database), not both", 2)
-        _verify_db(tenant, candidate)
+        _verify_db(tenant, candidate, trusted, pin)
         return
     if file is None:
         fail("name the FILE to check, or --tenant SLUG to check the database", 2)
@@ -132,37 +159,41 @@ def verify(
         fail("--candidate goes with --tenant", 2)
     from .verify import Unreadable, parse_bundle, verify_bundle
 
-    trusted = _read_key(public_key) if public_key else None
     try:
         bundle = parse_bundle(file.read_bytes())
-        report = verify_bundle(bundle, trusted)
+        report = verify_bundle(bundle, trusted, pin)
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}", 2)
     except Unreadable as exc:
         fail(f"{file}: {exc}", 2)
-    if trusted is None:
-        err.print(
-            "warning: the key was taken from the bundle itself; a distrustful check passes "
-            "--public-key with the key fetched from the tenant's URL",
-            highlight=False,
-        )
     what = (
         f"{report.events} events of candidate {bundle.get('candidate_id')} "
         f"(tenant {bundle['tenant'].get('slug')}), checkpoint {bundle['checkpoint']['id']} "
         f"sealed at {bundle['checkpoint']['sealed_at']}"
     )
-    _print_report(report, what)
+    unverified = None
+    if not report.key_verified:
+        unverified = (
+            f"it is signed with the key inside the bundle, fingerprint {report.fingerprint}; "
+            f"fetch the tenant's key from {report.key_url} and pass --public-key "
+            "(or compare the fingerprint and pass --fingerprint)"
+        )
+    _print_report(report, what, unverified)
 
 
 @run
-async def _verify_db(slug: str, candidate: str | None) -> None:
+async def _verify_db(
+    slug: str, candidate: str | None, trusted: bytes | None, pin: str | None
+) -> None:
     from .dbcheck import verify_database
 
     try:
         t = await _tenant(slug)
     except NotFound as exc:
         fail(exc.message, 2)
-    report = await verify_database(t, _candidate_id(candidate) if candidate else None)
+    report = await verify_database(
+        t, _candidate_id(candidate) if candidate else None, trusted_key=trusted, fingerprint=pin
+    )
     _print_report(report, f"{report.events} events in tenant {slug}")
 
 

@@ -313,7 +313,7 @@ async def timeline_page(
     stmt = select(EvidenceEvent).where(*where).order_by(EvidenceEvent.seq).limit(n + 1)
     if after:
         raw = decode_cursor(after, 1)[0]
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):  # not '²': int() refuses it
             raise invalid("after", "not a cursor this API issued")
         stmt = stmt.where(EvidenceEvent.seq > int(raw))
     rows = list((await session.execute(stmt)).scalars())

@@ -35,15 +35,27 @@ class Problem:
         return self.message
 
 
+class Stopped(Problem):
+    """The last problem of a walk cut short: what lies below was not checked."""
+
+
 @dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     events: int = 0
+    key_verified: bool = False  # checked against a key (or fingerprint) the caller trusts
+    fingerprint: str | None = None  # of the key the checkpoint is signed with
+    key_url: str | None = None  # where the bundle says the tenant's key is published
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def _is_int(value: object) -> bool:
+    """A JSON integer: not a bool, not a float, not a string of digits."""
+    return type(value) is int
 
 
 def _label(seq: object, event: dict | None) -> str:
@@ -67,9 +79,14 @@ def walk(
     stop: tuple[int, str],
     claimed: dict[int, int],
     top_name: str = "the checkpoint",
+    limit: int = MAX_PROBLEMS,
 ) -> list[Problem]:
     """Walk from `top` (seq, hash) down to `stop` (seq, hash) through prev_hash links.
-    `claimed` maps list positions to the seq they were found to hold (updated)."""
+    `claimed` maps list positions to the seq they were found to hold (updated).
+
+    Bounded whatever the seqs claim: a run of missing events is one problem, so there are
+    at most about twice as many steps as events; after `limit` problems the walk stops and
+    says so (a `Stopped` problem, last)."""
     problems: list[Problem] = []
     by_hash: dict[object, list[int]] = {}
     by_seq: dict[int, list[int]] = {}
@@ -79,9 +96,19 @@ def walk(
         by_hash.setdefault(e.get("hash") if isinstance(e.get("hash"), str) else None, []).append(i)
         if type(e.get("seq")) is int:
             by_seq.setdefault(e["seq"], []).append(i)
+    seqs = sorted(by_seq, reverse=True)  # to jump over a run of missing events
     want_seq, want_hash = top
     after = top_name
     while want_seq > stop[0]:
+        if len(problems) >= limit:
+            problems.append(
+                Stopped(
+                    f"stopped after {len(problems)} problems: events up to seq {want_seq} "
+                    "were not checked",
+                    want_seq,
+                )
+            )
+            return problems
         pick, problem = None, None
         if want_hash is not None:
             for i in by_hash.get(want_hash, []):
@@ -90,6 +117,9 @@ def walk(
                     break
             if pick is not None and computed[pick] != want_hash:
                 problem = f"{_label(want_seq, events[pick])}: hash mismatch (content changed)"
+            elif pick is not None and events[pick].get("seq") != want_seq:
+                said = events[pick].get("seq")
+                problem = f"{_label(want_seq, events[pick])}: the event says seq {said!r}"
         if pick is None:
             for i in by_seq.get(want_seq, []):
                 if i not in claimed:
@@ -105,7 +135,15 @@ def walk(
                         f"but {after} links to a different event)"
                     )
         if pick is None:
-            below = want_seq - 1
+            # The run of missing events ends at the next lower seq some event still claims.
+            below = next(
+                (
+                    n
+                    for n in seqs
+                    if stop[0] < n < want_seq and any(i not in claimed for i in by_seq[n])
+                ),
+                stop[0],
+            )
             gap = (
                 f"the chain starts at seq {want_seq + 1}"
                 if below == stop[0] == 0
@@ -113,7 +151,12 @@ def walk(
             )
             if want_seq == top[0]:
                 gap = f"{top_name} covers up to seq {want_seq}"
-            problems.append(Problem(f"event seq {want_seq} missing ({gap})", want_seq))
+            what = (
+                f"event seq {want_seq} missing"
+                if below == want_seq - 1
+                else f"events seq {below + 1} to {want_seq} missing"
+            )
+            problems.append(Problem(f"{what} ({gap})", want_seq))
             want_seq, want_hash, after = below, None, f"event seq {want_seq + 1}"
             continue
         claimed[pick] = want_seq
@@ -198,7 +241,7 @@ def parse_bundle(raw: bytes) -> dict:
             object_pairs_hook=_no_duplicates,
             parse_constant=_reject_constant,
         )
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # also too many digits, too deeply nested
         raise Unreadable(f"not JSON: {exc}") from None
     if not isinstance(bundle, dict) or bundle.get("format") != C.BUNDLE_FORMAT:
         raise Unreadable(f"not a bundle: format is not {C.BUNDLE_FORMAT!r}")
@@ -222,15 +265,19 @@ def parse_bundle(raw: bytes) -> dict:
 
 
 def _check_checkpoint(bundle: dict, key: Ed25519PublicKey, report: Report) -> tuple | None:
-    """Signature and inclusion proof; the (seq, hash) the checkpoint commits this chain to."""
+    """Signature and inclusion proof; the (seq, hash) the checkpoint commits this chain to,
+    or None when either fails (then nothing the checkpoint says can be trusted)."""
     cp, chain = bundle["checkpoint"], bundle["chain"]
     head = cp["head"]
+    signed = True
     try:
+        if not _is_int(cp["chains"]):
+            raise TypeError("checkpoint.chains is not an integer")
         statement = C.checkpoint_statement(
             str(bundle["tenant"]["id"]),
             str(cp["id"]),
             str(cp["sealed_at"]),
-            int(cp["chains"]),
+            cp["chains"],
             str(cp["root"]),
             str(cp["key_id"]),
         )
@@ -239,19 +286,28 @@ def _check_checkpoint(bundle: dict, key: Ed25519PublicKey, report: Report) -> tu
         report.problems.append(
             Problem("checkpoint signature is invalid: the checkpoint or the key was changed")
         )
+        signed = False
     if not isinstance(head, dict) or head.get("chain") != chain:
         got = head.get("chain") if isinstance(head, dict) else head
         report.problems.append(
             Problem(f"the checkpoint covers chain {got!r}, not this bundle's chain {chain!r}")
         )
         return None
-    try:
-        seq, h = int(head["seq"]), str(head["hash"])
-        proof = cp["proof"]
-        siblings = [bytes.fromhex(s) for s in proof["siblings"]]
-        root = C.root_from_proof(
-            C.leaf_hash(chain, seq, h), int(proof["index"]), int(cp["chains"]), siblings
+    seq, h = head.get("seq"), head.get("hash")
+    if not _is_int(seq) or not isinstance(h, str):
+        report.problems.append(
+            Problem(
+                "the checkpoint's head for this chain is malformed: it needs an integer seq "
+                "and a string hash"
+            )
         )
+        return None
+    try:
+        proof = cp["proof"]
+        index, siblings = proof["index"], [bytes.fromhex(s) for s in proof["siblings"]]
+        if not _is_int(index) or not _is_int(cp["chains"]):
+            raise TypeError("proof.index and chains must be integers")
+        root = C.root_from_proof(C.leaf_hash(chain, seq, h), index, cp["chains"], siblings)
     except (KeyError, TypeError, ValueError, C.NotCanonical):
         root = None
     if root is None or root.hex() != cp["root"]:
@@ -261,10 +317,18 @@ def _check_checkpoint(bundle: dict, key: Ed25519PublicKey, report: Report) -> tu
                 "(inclusion proof fails): the head or the proof was changed"
             )
         )
+        return None
+    if not signed:
+        return None
     return seq, h
 
 
-def verify_bundle(bundle: dict, trusted_key: bytes | None = None) -> Report:
+def verify_bundle(
+    bundle: dict, trusted_key: bytes | None = None, fingerprint: str | None = None
+) -> Report:
+    """`trusted_key` (raw 32 bytes) or `fingerprint` (lowercase hex SHA-256): the key the
+    caller trusts; without either the bundle's own key is used and `key_verified` is False
+    (a forger who re-signs with their own key gets a consistent bundle)."""
     report = Report()
     pk = bundle["tenant"]["public_key"]
     raw = bytes.fromhex(pk["public_key_hex"])
@@ -273,7 +337,11 @@ def verify_bundle(bundle: dict, trusted_key: bytes | None = None) -> Report:
     except ValueError:
         raise Unreadable("the bundle's public key is not an Ed25519 key") from None
     fp = key_fingerprint(raw)
+    report.fingerprint = fp
+    url = pk.get("url") if isinstance(pk, dict) else None
+    report.key_url = url if isinstance(url, str) else "/evidence/<tenant>/public-key"
     if trusted_key is not None:
+        report.key_verified = True
         if trusted_key != raw:
             report.problems.append(
                 Problem(
@@ -284,10 +352,21 @@ def verify_bundle(bundle: dict, trusted_key: bytes | None = None) -> Report:
             key = Ed25519PublicKey.from_public_bytes(trusted_key)
         else:
             report.notes.append(f"key {fp} matches the key you gave")
+    elif fingerprint is not None:
+        report.key_verified = True
+        if fingerprint != fp:
+            report.problems.append(
+                Problem(
+                    f"the bundle is signed with key {fp}, not with the key you gave "
+                    f"(fingerprint {fingerprint})"
+                )
+            )
+        else:
+            report.notes.append(f"key {fp} matches the fingerprint you gave")
     else:
         report.notes.append(
             f"key fingerprint (SHA-256) {fp}: compare it with the tenant's published key "
-            f"({pk.get('url', '/evidence/<tenant>/public-key')}) or pass --public-key"
+            f"({report.key_url}) or pass --public-key"
         )
     chain = bundle["chain"]
     if chain != C.candidate_chain(bundle.get("candidate_id")):
@@ -298,10 +377,13 @@ def verify_bundle(bundle: dict, trusted_key: bytes | None = None) -> Report:
     events = bundle["events"]
     report.events = len(events)
     if top is None:
+        report.notes.append("the events were not checked: the checkpoint cannot be trusted")
         return report
     computed = [_hash_or_none(e) for e in events]
     claimed: dict[int, int] = {}
     report.problems += walk(events, computed, top, (0, C.GENESIS), claimed)
+    if report.problems and isinstance(report.problems[-1], Stopped):
+        return report
     report.problems += leftovers(
         events,
         claimed,
@@ -313,7 +395,9 @@ def verify_bundle(bundle: dict, trusted_key: bytes | None = None) -> Report:
         e = events[i]
         if e.get("chain") != chain and computed[i] == e.get("hash"):
             report.problems.append(Problem(f"{_label(seq, e)}: belongs to chain {e.get('chain')}"))
-    del report.problems[MAX_PROBLEMS:]
+    if len(report.problems) > MAX_PROBLEMS:
+        extra = len(report.problems) - MAX_PROBLEMS
+        report.problems[MAX_PROBLEMS:] = [Problem(f"… and {extra} more problems")]
     return report
 
 
