@@ -150,6 +150,24 @@ def _values(pairs: list[tuple[uuid.UUID, datetime]]):
     )
 
 
+async def _provider_events(session: AsyncSession, kind: str, moved) -> None:
+    """The trail's record of what the provider told us, at the time it told us."""
+    await evidence.record_many(
+        session,
+        [
+            evidence.NewEvent(
+                kind,
+                {"notification_id": str(r.id), "channel": r.channel},
+                f"provider:{r.channel}",
+                r.candidate_id,
+                r.interview_id,
+                r.at,
+            )
+            for r in moved
+        ],
+    )
+
+
 async def _apply_delivered(session: AsyncSession, pairs: list[tuple[uuid.UUID, datetime]]):
     if not pairs:
         return
@@ -162,20 +180,7 @@ async def _apply_delivered(session: AsyncSession, pairs: list[tuple[uuid.UUID, d
             .returning(n.c.id, n.c.candidate_id, n.c.interview_id, n.c.channel, v.c.at)
         )
     ).all()
-    await evidence.record_many(
-        session,
-        [
-            evidence.NewEvent(
-                "notification.delivered",
-                {"notification_id": str(r.id), "channel": r.channel},
-                f"provider:{r.channel}",
-                r.candidate_id,
-                r.interview_id,
-                r.at,
-            )
-            for r in moved
-        ],
-    )
+    await _provider_events(session, "notification.delivered", moved)
     rows = (
         await session.execute(
             select(Notification).where(Notification.id.in_([r.id for r in moved]))
@@ -205,17 +210,4 @@ async def _apply_read(session: AsyncSession, pairs: list[tuple[uuid.UUID, dateti
             .returning(n.c.id, n.c.candidate_id, n.c.interview_id, n.c.channel, v.c.at)
         )
     ).all()
-    await evidence.record_many(
-        session,
-        [
-            evidence.NewEvent(
-                "notification.opened",
-                {"notification_id": str(r.id), "channel": r.channel},
-                f"provider:{r.channel}",
-                r.candidate_id,
-                r.interview_id,
-                r.at,
-            )
-            for r in moved
-        ],
-    )
+    await _provider_events(session, "notification.opened", moved)

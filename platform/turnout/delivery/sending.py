@@ -95,31 +95,16 @@ class _Context:
     templates: dict[tuple[str, str], tuple[str, str]]
 
 
+async def by_id(session: AsyncSession, model, ids) -> dict:
+    """Rows of `model` by primary key, in one query."""
+    rows = await session.execute(select(model).where(model.id.in_(set(ids))))
+    return {r.id: r for r in rows.scalars()}
+
+
 async def _load(session: AsyncSession, batch: list[Notification]) -> _Context:
-    interviews = {
-        i.id: i
-        for i in (
-            await session.execute(
-                select(Interview).where(Interview.id.in_({n.interview_id for n in batch}))
-            )
-        ).scalars()
-    }
-    candidates = {
-        c.id: c
-        for c in (
-            await session.execute(
-                select(Candidate).where(Candidate.id.in_({n.candidate_id for n in batch}))
-            )
-        ).scalars()
-    }
-    jobs = {
-        j.id: j
-        for j in (
-            await session.execute(
-                select(Job).where(Job.id.in_({i.job_id for i in interviews.values()}))
-            )
-        ).scalars()
-    }
+    interviews = await by_id(session, Interview, (n.interview_id for n in batch))
+    candidates = await by_id(session, Candidate, (n.candidate_id for n in batch))
+    jobs = await by_id(session, Job, (i.job_id for i in interviews.values()))
     steps = {(n.interview_id, n.step) for n in batch if n.condition == "not_opened"}
     opened: set[tuple[uuid.UUID, int]] = set()  # (interview, step) with an opened message
     if steps:
@@ -320,14 +305,7 @@ async def give_up_stuck(session: AsyncSession, cipher: TenantCipher, now: dateti
     )
     if not rows:
         return 0
-    cands = {
-        c.id: c
-        for c in (
-            await session.execute(
-                select(Candidate).where(Candidate.id.in_({n.candidate_id for n in rows}))
-            )
-        ).scalars()
-    }
+    cands = await by_id(session, Candidate, (n.candidate_id for n in rows))
     await evidence.record_many(
         session,
         [
