@@ -146,7 +146,7 @@ async def claim_due(
     now: datetime,
     limit: int = 500,
     lease: timedelta = LEASE,
-    max_in_flight: int = 2000,
+    max_in_flight: int = 5000,
 ) -> list[uuid.UUID]:
     """Due rows, and rows whose lease ran out (their worker died), marked queued for a lease;
     SKIP LOCKED lets several schedulers claim side by side without taking the same row.

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # Notifications per `delivery.send_batch` message: enough to share the loads and the
 # providers' connections, few enough that a batch finishes well inside SEND_LEASE.
 BATCH = 50
+CLAIM_ROUNDS = 10  # claims of `limit` rows per scheduler pass while a backlog is due
 
 
 def channels_from(settings: Settings) -> dict[str, Channel]:
@@ -97,19 +98,24 @@ def send_batch(tenant_slug: str, notification_ids: list[str]) -> None:
 
 
 async def claim(
-    at: datetime | None = None, limit: int = 1000, lease: timedelta = service.LEASE
+    at: datetime | None = None,
+    limit: int = 1000,
+    lease: timedelta = service.LEASE,
+    with_receipts: bool = True,
 ) -> list[tuple[str, str]]:
     """Claim what is due in every active tenant: (tenant slug, id) pairs, where webhook
-    deliveries' ids read "webhook:<id>"."""
+    deliveries' ids read "webhook:<id>". First, unless told not to, apply each tenant's
+    receipt inbox."""
     now = at or clock.now()
     async with public_session() as s:
         tenants: list[Tenant] = [t for t in await list_tenants(s) if t.active]
     claimed = []
     for t in tenants:
         try:  # receipts first: a read one stops its step's escalation in this very pass
-            async with tenant_session(t.ref) as s:
-                await receipts.apply_inbox(s, await cipher_for(s, t.id))
-                await s.commit()
+            if with_receipts:
+                async with tenant_session(t.ref) as s:
+                    await receipts.apply_inbox(s, await cipher_for(s, t.id))
+                    await s.commit()
         except Exception:  # they wait in the inbox; the reminders must still go out
             log.exception("applying receipts for tenant %s failed", t.slug)
         try:
@@ -136,16 +142,21 @@ async def tick(
     """One scheduler pass. With a broker the workers send; `inline` sends here and now
     (no broker configured: the embedded default, `scheduler tick` in a demo)."""
     claimed = await claim(at, limit, lease)
-    hooks = [
-        (slug, nid.removeprefix("webhook:")) for slug, nid in claimed if nid.startswith("webhook:")
-    ]
-    batches = _batches([(slug, nid) for slug, nid in claimed if not nid.startswith("webhook:")])
     if not inline:
-        for slug, hid in hooks:
-            webhook.send(slug, hid)
-        for slug, ids in batches:
-            send_batch.send(slug, ids)
-        return len(claimed)
+        total = 0
+        for _ in range(CLAIM_ROUNDS):
+            hooks, batches = _split(claimed)
+            for slug, hid in hooks:
+                webhook.send(slug, hid)
+            for slug, ids in batches:
+                send_batch.send(slug, ids)
+            total += len(claimed)
+            if len(claimed) < limit:  # nothing more is due (or the in-flight cap is reached)
+                break
+            # A backlog (10,000 due at 9:00): claim on at once, not a pass from now.
+            claimed = await claim(at, limit, lease, with_receipts=False)
+        return total
+    hooks, batches = _split(claimed)
     gate = asyncio.Semaphore(concurrency)
 
     async def one(slug: str, job) -> None:
@@ -162,16 +173,22 @@ async def tick(
     return len(claimed)
 
 
-def _batches(claimed: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
-    """Group a tenant's claimed ids into batches of at most BATCH."""
-    per_tenant: dict[str, list[str]] = {}
+def _split(
+    claimed: list[tuple[str, str]],
+) -> tuple[list[tuple[str, str]], list[tuple[str, list[str]]]]:
+    """Webhook deliveries one by one; a tenant's notifications in batches of at most BATCH."""
+    hooks, per_tenant = [], {}
     for slug, nid in claimed:
-        per_tenant.setdefault(slug, []).append(nid)
-    return [
+        if nid.startswith("webhook:"):
+            hooks.append((slug, nid.removeprefix("webhook:")))
+        else:
+            per_tenant.setdefault(slug, []).append(nid)
+    batches = [
         (slug, ids[i : i + BATCH])
         for slug, ids in per_tenant.items()
         for i in range(0, len(ids), BATCH)
     ]
+    return hooks, batches
 
 
 async def run_scheduler(stop: asyncio.Event, settings: Settings, interval: float = 1.0) -> None:
