@@ -137,32 +137,12 @@ async def seed(tenant) -> list[tuple[uuid.UUID, uuid.UUID]]:
     from turnout.crypto.fields import cipher_for
     from turnout.db.session import tenant_session
     from turnout.delivery.models import Notification
-    from turnout.recruiting import scheduling
-    from turnout.recruiting import service as recruiting
+    from turnout.demo_recruiting import ai_interviews
 
-    now = datetime.now(UTC)
-    pairs = []
     async with tenant_session(tenant.ref) as s:
         cipher = await cipher_for(s, tenant.id)
-        job = await recruiting.create_job(
-            s, recruiting.JobFields(title="Warehouse porter", status="open")
-        )
-        for i in range(CANDIDATES):
-            c = await recruiting.create_candidate(
-                s,
-                cipher,
-                recruiting.CandidateFields(name=f"Candidate {i:04d}", phone=f"1390{i:07d}"),
-            )
-            app = await recruiting.apply(s, c.id, job.id, 50, "bench")
-            iv = await scheduling.schedule(
-                s,
-                cipher,
-                scheduling.InterviewRequest(
-                    app.id, "ai_async", now + timedelta(days=10), now + timedelta(days=12)
-                ),
-                "bench",
-            )
-            pairs.append((iv.id, c.id))
+        opens = datetime.now(UTC) + timedelta(days=10)
+        pairs = await ai_interviews(s, cipher, CANDIDATES, opens, "bench")
         await s.execute(delete(Notification))
         await s.commit()
     return pairs

@@ -150,3 +150,29 @@ async def _try_slot(s, interviewer_id, start, tz: str):
         )
     except ServiceError:  # a day outside availability just has no slot
         return None
+
+
+async def ai_interviews(
+    session, cipher, n: int, opens, actor: str, first: int = 0
+) -> list[tuple[object, object]]:
+    """`n` candidates reachable by SMS only, each with one two-day AI interview from `opens`,
+    in the caller's transaction: load for benchmarks and tests. (interview, candidate) ids."""
+    job = await service.create_job(
+        session, service.JobFields(title="Warehouse porter", status="open")
+    )
+    pairs = []
+    for i in range(first, first + n):
+        c = await service.create_candidate(
+            session,
+            cipher,
+            service.CandidateFields(name=f"Candidate {i:04d}", phone=f"1390{i:07d}"),
+        )
+        app = await service.apply(session, c.id, job.id, 50, actor)
+        iv = await scheduling.schedule(
+            session,
+            cipher,
+            scheduling.InterviewRequest(app.id, "ai_async", opens, opens + timedelta(days=2)),
+            actor,
+        )
+        pairs.append((iv.id, c.id))
+    return pairs

@@ -17,6 +17,7 @@ from turnout.db.session import tenant_session
 from turnout.delivery import receipts, tasks
 from turnout.delivery.models import DeadLetter, Notification
 from turnout.delivery.signing import sign
+from turnout.demo_recruiting import ai_interviews
 from turnout.evidence.models import EvidenceEvent
 from turnout.kit.clock import clock
 from turnout.recruiting import scheduling
@@ -25,19 +26,7 @@ from turnout.recruiting import service as recruiting
 
 async def _more_interviews(tenant, n: int, opens) -> None:
     async with tenant_session(tenant.ref) as s:
-        cipher = await cipher_for(s, tenant.id)
-        job = await recruiting.create_job(s, recruiting.JobFields(title="Porter", status="open"))
-        for i in range(n):
-            c = await recruiting.create_candidate(
-                s, cipher, recruiting.CandidateFields(name=f"C {i}", phone=f"1391{i:07d}")
-            )
-            app = await recruiting.apply(s, c.id, job.id, 50, "test")
-            await scheduling.schedule(
-                s,
-                cipher,
-                scheduling.InterviewRequest(app.id, "ai_async", opens, opens + timedelta(days=2)),
-                "test",
-            )
+        await ai_interviews(s, await cipher_for(s, tenant.id), n, opens, "test")
         await s.commit()
 
 

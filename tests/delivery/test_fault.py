@@ -37,9 +37,8 @@ from turnout.db.session import tenant_session
 from turnout.delivery import service as delivery
 from turnout.delivery import tasks
 from turnout.delivery.models import Notification
+from turnout.demo_recruiting import ai_interviews
 from turnout.kit.clock import clock
-from turnout.recruiting import scheduling
-from turnout.recruiting import service as recruiting
 
 # A Redis database of its own: it is flushed before and after.
 REDIS_URL = os.environ.get("TURNOUT_TEST_FAULT_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -62,28 +61,9 @@ async def _seed(tenant) -> None:
     """400 candidates (phone only), one AI interview each, and five SMS reminders per
     interview due a minute ago; the interviews' own planned reminders are dropped."""
     now = clock.now()
-    pairs = []
     async with tenant_session(tenant.ref) as s:
         cipher = await cipher_for(s, tenant.id)
-        job = await recruiting.create_job(
-            s, recruiting.JobFields(title="Warehouse porter", status="open")
-        )
-        for i in range(CANDIDATES):
-            c = await recruiting.create_candidate(
-                s,
-                cipher,
-                recruiting.CandidateFields(name=f"Candidate {i:03d}", phone=f"1390{i:07d}"),
-            )
-            app = await recruiting.apply(s, c.id, job.id, 50, "test")
-            iv = await scheduling.schedule(
-                s,
-                cipher,
-                scheduling.InterviewRequest(
-                    app.id, "ai_async", now + timedelta(days=10), now + timedelta(days=12)
-                ),
-                "test",
-            )
-            pairs.append((iv.id, c.id))
+        pairs = await ai_interviews(s, cipher, CANDIDATES, now + timedelta(days=10), "test")
         await s.execute(delete(Notification))
         await s.execute(
             insert(Notification),
